@@ -240,3 +240,89 @@ class Plan:
     kpis: KPIs
     status: str  # "optimal", "feasible", "no_solution", "timeout"
     stats: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule found by :func:`scheduler.verify.verify`."""
+
+    rule: str  # e.g. "time_window", "skill", "stock", "break", "precedence"
+    message: str
+    job_id: str | None = None
+    technician_id: str | None = None
+
+
+def validate_problem(problem: Problem) -> None:
+    """Raise ``ValueError`` naming the first malformed field; solve() calls this first.
+
+    Checks what the solver would otherwise trip over: matrix shapes, place indices,
+    negative durations, inverted windows, unknown ids, duplicate ids.
+    """
+    dur = problem.durations
+    if dur.ndim != 2 or dur.shape[0] != dur.shape[1]:
+        raise ValueError(f"durations must be a square matrix, got shape {dur.shape}")
+    n = dur.shape[0]
+    if n and (not np.all(np.isfinite(dur)) or dur.min() < 0):
+        raise ValueError("durations must hold finite non-negative numbers")
+    for name in ("costs", "distances"):
+        arr = getattr(problem, name)
+        if arr is not None and arr.shape != dur.shape:
+            raise ValueError(f"{name} has shape {arr.shape}, durations {dur.shape}")
+        if arr is not None and arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0):
+            raise ValueError(f"{name} must hold finite non-negative numbers")
+    if problem.points is not None and len(problem.points) != n:
+        raise ValueError(f"points has {len(problem.points)} entries for a {n}x{n} matrix")
+
+    def place(value: int, what: str) -> None:
+        if not isinstance(value, int | np.integer) or not 0 <= value < n:
+            raise ValueError(f"{what} = {value!r} is not a place index in 0..{n - 1}")
+
+    tech_ids: set[str] = set()
+    for t in problem.technicians:
+        if t.id in tech_ids:
+            raise ValueError(f"technician id {t.id!r} appears twice")
+        tech_ids.add(t.id)
+        for sk, lvl in t.skills.items():
+            if lvl < 0:
+                raise ValueError(f"technician {t.id}: skill {sk!r} has negative level {lvl}")
+        for sku, q in (t.stock or {}).items():
+            if q < 0:
+                raise ValueError(f"technician {t.id}: stock of {sku!r} is negative ({q})")
+        if t.territory is not None and len(t.territory) < 3:
+            raise ValueError(f"technician {t.id}: territory needs at least 3 points")
+        for k, s in enumerate(t.shifts):
+            where = f"technician {t.id} shift {k}"
+            place(s.start_location, f"{where} start_location")
+            place(s.end_location, f"{where} end_location")
+            if s.end < s.start:
+                raise ValueError(f"{where}: end {s.end} before start {s.start}")
+            if s.max_work is not None and s.max_work < 0:
+                raise ValueError(f"{where}: max_work is negative")
+            for b in s.breaks:
+                if b.duration < 0:
+                    raise ValueError(f"{where}: break duration is negative")
+                if b.latest < b.earliest:
+                    raise ValueError(f"{where}: break latest {b.latest} before earliest")
+                if max(b.earliest, s.start) + b.duration > s.end:
+                    raise ValueError(f"{where}: break [{b.earliest}, {b.latest}] cannot fit")
+    job_ids: set[str] = set()
+    for j in problem.jobs:
+        if j.id in job_ids:
+            raise ValueError(f"job id {j.id!r} appears twice")
+        job_ids.add(j.id)
+    for j in problem.jobs:
+        place(j.location, f"job {j.id} location")
+        if j.duration < 0:
+            raise ValueError(f"job {j.id}: duration is negative ({j.duration})")
+        if not 0 <= j.priority <= 100:
+            raise ValueError(f"job {j.id}: priority {j.priority} outside 0..100")
+        for w in j.time_windows:
+            if w.end < w.start:
+                raise ValueError(f"job {j.id}: time window [{w.start}, {w.end}] is inverted")
+        for sku, q in j.items.items():
+            if q < 0:
+                raise ValueError(f"job {j.id}: items of {sku!r} negative ({q})")
+        if j.pinned_technician is not None and j.pinned_technician not in tech_ids:
+            raise ValueError(f"job {j.id}: pinned_technician {j.pinned_technician!r} unknown")
+        if j.id in j.predecessors:
+            raise ValueError(f"job {j.id}: is its own predecessor")

@@ -1,0 +1,1 @@
+"""Shared foundation: settings, database, security, errors and the event bus."""

@@ -1,0 +1,188 @@
+"""Domain events: a small publish/subscribe bus that only delivers committed changes.
+
+Services call :func:`emit` inside their transaction. On SQLite the events are handed
+to the in-process bus after the commit (and dropped on rollback). On PostgreSQL
+``emit`` issues ``pg_notify`` inside the transaction, which PostgreSQL itself delivers
+only on commit, to every process that LISTENs: so events from worker processes on
+other machines reach the API's live stream too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.db import Database
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "fws_events"
+_PENDING = "fws_pending_events"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"type": self.type, "data": self.data}, default=str)
+
+
+Handler = Callable[[Session, dict[str, Any]], None]
+_IN_TRANSACTION: dict[str, list[Handler]] = {}
+
+
+def on(type_: str) -> Callable[[Handler], Handler]:
+    """Register a handler run *inside* the emitting transaction (a domain event).
+
+    This is how one module reacts to another's change without writing its tables: a
+    completed job resolves its ticket in the same unit of work, or neither happens.
+    """
+
+    def register(fn: Handler) -> Handler:
+        _IN_TRANSACTION.setdefault(type_, []).append(fn)
+        return fn
+
+    return register
+
+
+def emit(session: Session, type_: str, data: dict[str, Any]) -> None:
+    """Run in-transaction handlers, then queue the event for delivery after commit."""
+    for handler in _IN_TRANSACTION.get(type_, ()):
+        handler(session, data)
+    ev = Event(type_, data)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:ch, :payload)"), {"ch": CHANNEL, "payload": ev.to_json()}
+        )
+    else:
+        session.info.setdefault(_PENDING, []).append(ev)
+
+
+class Subscription:
+    """One listener's queue; iterate it from an asyncio task."""
+
+    def __init__(self, bus: EventBus, maxsize: int = 1000) -> None:
+        self.bus = bus
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+
+    def _put(self, ev: Event) -> None:
+        # A listener that falls this far behind loses events rather than the server memory.
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(ev)
+
+    async def get(self, timeout: float | None = None) -> Event | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+
+class EventBus:
+    """Fan-out of committed events to the subscribers of this process."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.database: Database | None = None
+
+    # -- wiring -------------------------------------------------------------------------
+    def attach(self, database: Database) -> None:
+        """Deliver events of sessions made by ``database`` (and LISTEN on PostgreSQL)."""
+        self.database = database
+        sa_event.listen(database.sessionmaker, "after_commit", self._after_commit)
+        sa_event.listen(database.sessionmaker, "after_soft_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        for ev in session.info.pop(_PENDING, []):
+            self.publish(ev)
+
+    @staticmethod
+    def _after_rollback(session: Session, _previous: Any) -> None:
+        session.info.pop(_PENDING, None)
+
+    def start(self) -> None:
+        """Start the PostgreSQL LISTEN thread (no-op on SQLite)."""
+        if self.database is None or not self.database.is_postgres or self._listener:
+            return
+        self._stop.clear()
+        self._listener = threading.Thread(target=self._listen, name="fws-events", daemon=True)
+        self._listener.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._listener:
+            self._listener.join(timeout=3)
+            self._listener = None
+
+    def _listen(self) -> None:
+        import psycopg
+
+        assert self.database is not None
+        conninfo = self.database.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._deliver_raw(note.payload)
+            except Exception:  # the database restarted or the network blinked: reconnect
+                log.warning("event listener lost its connection; reconnecting", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _deliver_raw(self, payload: str) -> None:
+        try:
+            raw = json.loads(payload)
+            self.publish(Event(str(raw["type"]), dict(raw.get("data") or {})))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored malformed event payload %r", payload[:200])
+
+    # -- fan-out ------------------------------------------------------------------------
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    def publish(self, ev: Event) -> None:
+        """Thread-safe: callable from request threads, worker threads and the listener."""
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            try:
+                sub.loop.call_soon_threadsafe(sub._put, ev)
+            except RuntimeError:  # the subscriber's loop is gone
+                self.unsubscribe(sub)

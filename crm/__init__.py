@@ -1,0 +1,1 @@
+"""Customers: who the work is for."""

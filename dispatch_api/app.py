@@ -1,0 +1,80 @@
+"""The FastAPI application factory: settings -> database -> routers -> workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import crm.routes
+import fieldwork.routes
+import orders.routes
+import stock.routes
+import tickets.routes
+from core.db import Database
+from core.errors import install_error_handlers
+from core.events import EventBus
+from core.settings import Settings, get_settings
+from dispatch_api import board, stream
+from workforce import routes as workforce_routes
+from workforce.runs import make_runner
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; tests pass their own settings (database URL, secret...)."""
+    settings = settings or get_settings()
+    database = Database(settings.database_url)
+    bus = EventBus()
+    bus.attach(database)
+    runner = make_runner(settings, database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        bus.start()
+        runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            bus.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="Fieldplan dispatch API",
+        version="1.0",
+        description="Field workforce scheduling: technicians, jobs, optimised routes. "
+        "Contract: docs/api.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.events = bus
+    app.state.runner = runner
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "X-Total-Count", "Idempotent-Replay"],
+        )
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(workforce_routes.router, prefix="/api/v1")
+    app.include_router(stock.routes.router, prefix="/api/v1")
+    app.include_router(fieldwork.routes.router, prefix="/api/v1")
+    app.include_router(crm.routes.router, prefix="/api/v1")
+    app.include_router(tickets.routes.router, prefix="/api/v1")
+    app.include_router(orders.routes.router, prefix="/api/v1")
+    app.include_router(stream.router, prefix="/api/v1")
+    app.include_router(board.router)
+    return app

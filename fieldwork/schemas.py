@@ -1,0 +1,128 @@
+"""Request and response shapes of the technician (field) endpoints (see docs/api.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from workforce.schemas import JobRead
+
+EventType = Literal["en_route", "on_site", "completed", "incomplete", "cancelled"]
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Serial = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused so a typo names itself instead of being ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Position(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class EventCreate(Strict):
+    type: EventType
+    at: AwareDatetime
+    position: Position | None = None
+    # validate_default: the check below must run even when the field is left out.
+    reason: str | None = Field(default=None, max_length=2000, validate_default=True)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_for_incomplete(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value is not None else None
+        if info.data.get("type") == "incomplete" and not value:
+            raise ValueError("an 'incomplete' event needs a reason")
+        return value or None
+
+
+class EventRead(BaseModel):
+    id: int
+    job_id: int
+    type: str
+    from_status: str
+    at: dt.datetime
+    received_at: dt.datetime
+    position: Position | None
+    reason: str | None
+    job: JobRead
+
+
+class NoteCreate(Strict):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+
+
+class NoteRead(BaseModel):
+    id: int
+    job_id: int
+    author: str
+    author_id: int | None
+    text: str
+    created_at: dt.datetime
+
+
+class PhotoRead(BaseModel):
+    id: int
+    job_id: int
+    filename: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    caption: str | None
+    url: str
+    sha256: str
+    created_at: dt.datetime
+
+
+class UsedItemCreate(Strict):
+    sku: Sku
+    quantity: int = Field(gt=0, le=10_000)
+    serial_numbers: list[Serial] = Field(default=[], max_length=10_000)
+
+
+class UsedItemRead(BaseModel):
+    id: int
+    job_id: int
+    sku: str
+    quantity: int
+    serial_numbers: list[str]
+    remaining: int
+    movement_id: int
+    created_at: dt.datetime
+
+
+class StockLine(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    serialized: bool
+
+
+class PositionFix(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    at: AwareDatetime
+
+
+class LocationBatch(Strict):
+    positions: list[PositionFix] = Field(min_length=1, max_length=1000)
+
+
+class LocationAccepted(BaseModel):
+    accepted: int

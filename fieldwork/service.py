@@ -1,0 +1,292 @@
+"""Field reports: status events, notes, photos, used items and positions.
+
+A technician only ever sees jobs assigned to them: every lookup goes through
+:func:`job_for_user`, which answers 404 (not 403) for anyone else's job so that job ids do
+not leak. Dispatchers and admins may act on any job (on behalf of its technician).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql import Select
+
+from core.db import utcnow
+from core.errors import ApiError, Conflict, Forbidden, NotFound
+from core.events import emit
+from fieldwork.models import JobEvent, JobNote, JobPhoto, TechnicianPosition, UsedItem
+from fieldwork.schemas import EventCreate, PositionFix, UsedItemCreate
+from fieldwork.uploads import ReceivedFile, StoredImage
+from stock import service as stock_service
+from workforce import lifecycle
+from workforce.models import Assignment, Job, Technician, User
+from workforce.service import job_event_data
+
+# Used items are recorded at the customer's, or afterwards from the van.
+USED_ITEM_STATUSES = (lifecycle.ON_SITE, lifecycle.COMPLETED, lifecycle.INCOMPLETE)
+
+
+class InvalidTransitionError(ApiError):
+    """409 with the current status and the moves that are allowed from it."""
+
+    status_code, code = 409, "invalid_transition"
+
+    def __init__(self, exc: lifecycle.InvalidTransition) -> None:
+        super().__init__(
+            str(exc),
+            current_status=exc.current_status,
+            requested=exc.requested,
+            allowed=exc.allowed,
+        )
+
+
+def _job_options(*, single: bool) -> list[Any]:
+    """Everything a ``Job`` response needs, loaded up front instead of row by row.
+
+    One job (the hot path of every status event) is fetched in a single round trip with
+    joined collections (a handful of rows each); lists of jobs use one query per collection.
+    """
+    load = joinedload if single else selectinload
+    return [
+        load(Job.skills),
+        load(Job.time_windows),
+        load(Job.items),
+        load(Job.predecessors),
+        joinedload(Job.assignment).joinedload(Assignment.technician),
+    ]
+
+
+def technician_of(db: Session, *, user: User) -> Technician:
+    """The technician profile of a technician user (403 for anyone without one)."""
+    if user.role != "technician":
+        raise Forbidden(f"This endpoint is for technicians; you are {user.role}.")
+    tech = db.scalars(select(Technician).where(Technician.user_id == user.id)).one_or_none()
+    if tech is None:
+        raise Forbidden("Your login has no technician profile.")
+    return tech
+
+
+def _scoped(query: Select[Any], user: User) -> Select[Any]:
+    """Restrict a job query to the user's own jobs when the user is a technician."""
+    if user.role == "technician":
+        query = (
+            query.join(Assignment, Assignment.job_id == Job.id)
+            .join(Technician, Technician.id == Assignment.technician_id)
+            .where(Technician.user_id == user.id)
+        )
+    return query
+
+
+def job_for_user(
+    db: Session, *, user: User, job_id: int, lock: bool = False, full: bool = True
+) -> Job:
+    """The job if ``user`` may see it, else 404.
+
+    ``lock`` takes the job row's write lock (PostgreSQL) so that two events for one job
+    are decided one after the other; ``full`` loads what a Job response needs.
+    """
+    query = _scoped(select(Job).where(Job.id == job_id), user)
+    if full:
+        query = query.options(*_job_options(single=True))
+    if lock:
+        query = query.with_for_update(of=Job)
+    job = db.scalars(query).unique().one_or_none()
+    if job is None:
+        raise NotFound(f"Job {job_id} not found.")
+    return job
+
+
+def my_jobs(db: Session, *, technician_id: int, day: dt.date) -> list[Job]:
+    """A technician's jobs of one day in route order."""
+    query = (
+        select(Job)
+        .join(Assignment, Assignment.job_id == Job.id)
+        .where(Assignment.technician_id == technician_id, Job.date == day)
+        .order_by(Assignment.sequence, Assignment.planned_start, Job.id)
+        .options(*_job_options(single=False))
+    )
+    return list(db.scalars(query).unique())
+
+
+# -- status events ----------------------------------------------------------------------
+def record_event(
+    db: Session, *, user: User, job_id: int, body: EventCreate
+) -> tuple[JobEvent, Job]:
+    """Apply a technician's status event to the job and keep it in the job's history."""
+    job = job_for_user(db, user=user, job_id=job_id, lock=True)
+    current = job.status
+    try:
+        lifecycle.check_field_event(current, body.type, body.reason)
+    except lifecycle.InvalidTransition as exc:
+        raise InvalidTransitionError(exc) from None
+    job.status = body.type
+    if body.type == lifecycle.INCOMPLETE:
+        job.incomplete_reason = body.reason
+    pos = body.position
+    event = JobEvent(
+        job_id=job.id,
+        type=body.type,
+        from_status=current,
+        at=body.at,
+        received_at=utcnow(),
+        lat=pos.lat if pos else None,
+        lon=pos.lon if pos else None,
+        accuracy_m=pos.accuracy_m if pos else None,
+        reason=body.reason,
+        user_id=user.id,
+    )
+    db.add(event)
+    db.flush()
+    emit(db, "job.updated", job_event_data(job))
+    return event, job
+
+
+def list_events(db: Session, *, user: User, job_id: int) -> list[JobEvent]:
+    job_for_user(db, user=user, job_id=job_id, full=False)
+    return list(db.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
+
+
+# -- notes ------------------------------------------------------------------------------
+def add_note(db: Session, *, user: User, job_id: int, text: str) -> JobNote:
+    job_for_user(db, user=user, job_id=job_id, full=False)
+    note = JobNote(
+        job_id=job_id,
+        author_id=user.id,
+        author_name=user.name or user.username,
+        text=text,
+        created_at=utcnow(),
+    )
+    db.add(note)
+    db.flush()
+    return note
+
+
+def list_notes(db: Session, *, user: User, job_id: int) -> list[JobNote]:
+    job_for_user(db, user=user, job_id=job_id, full=False)
+    return list(db.scalars(select(JobNote).where(JobNote.job_id == job_id).order_by(JobNote.id)))
+
+
+# -- photos -----------------------------------------------------------------------------
+def add_photo(
+    db: Session,
+    *,
+    user: User,
+    job_id: int,
+    received: ReceivedFile,
+    stored: StoredImage,
+    caption: str | None,
+) -> JobPhoto:
+    photo = JobPhoto(
+        job_id=job_id,
+        uploaded_by=user.id,
+        filename=(received.filename or "photo")[:255],
+        content_type=stored.content_type,
+        size=received.size,
+        width=stored.width,
+        height=stored.height,
+        sha256=received.sha256,
+        caption=caption,
+        storage_path=stored.relative_path,
+        created_at=utcnow(),
+    )
+    db.add(photo)
+    db.flush()
+    return photo
+
+
+def list_photos(db: Session, *, user: User, job_id: int) -> list[JobPhoto]:
+    job_for_user(db, user=user, job_id=job_id, full=False)
+    return list(db.scalars(select(JobPhoto).where(JobPhoto.job_id == job_id).order_by(JobPhoto.id)))
+
+
+def photo_for_user(db: Session, *, user: User, photo_id: int) -> JobPhoto:
+    photo = db.get(JobPhoto, photo_id)
+    if photo is None:
+        raise NotFound(f"Photo {photo_id} not found.")
+    try:
+        job_for_user(db, user=user, job_id=photo.job_id, full=False)
+    except NotFound:
+        raise NotFound(f"Photo {photo_id} not found.") from None
+    return photo
+
+
+# -- used items -------------------------------------------------------------------------
+def record_used_item(db: Session, *, user: User, job_id: int, body: UsedItemCreate) -> UsedItem:
+    """Book material fitted at a job out of the assigned technician's van.
+
+    Level, ledger line and used-item row are written in the caller's transaction, so they
+    commit together or not at all.
+    """
+    job = job_for_user(db, user=user, job_id=job_id, full=False)
+    if job.status not in USED_ITEM_STATUSES:
+        raise Conflict(
+            f"Used items can be recorded once the technician is on site; the job is {job.status}.",
+            current_status=job.status,
+            allowed_statuses=list(USED_ITEM_STATUSES),
+        )
+    technician_id = db.scalar(select(Assignment.technician_id).where(Assignment.job_id == job.id))
+    if technician_id is None:
+        raise Conflict(f"Job {job_id} is not assigned to a technician.")
+    result = stock_service.consume(
+        db,
+        technician_id=technician_id,
+        sku=body.sku,
+        quantity=body.quantity,
+        job_id=job.id,
+        serials=body.serial_numbers,
+        created_by=user.id,
+    )
+    used = UsedItem(
+        job_id=job.id,
+        technician_id=technician_id,
+        sku=result.item.sku,
+        quantity=body.quantity,
+        serial_numbers=list(result.movement.serial_numbers or []),
+        movement_id=result.movement.id,
+        remaining=result.remaining,
+        user_id=user.id,
+        created_at=utcnow(),
+    )
+    db.add(used)
+    db.flush()
+    return used
+
+
+def list_used_items(db: Session, *, user: User, job_id: int) -> list[UsedItem]:
+    job_for_user(db, user=user, job_id=job_id, full=False)
+    return list(db.scalars(select(UsedItem).where(UsedItem.job_id == job_id).order_by(UsedItem.id)))
+
+
+# -- positions --------------------------------------------------------------------------
+def record_positions(db: Session, *, technician_id: int, fixes: Sequence[PositionFix]) -> int:
+    """Store a batch of GPS fixes in one statement; returns how many were stored."""
+    now = utcnow()
+    db.execute(
+        insert(TechnicianPosition),
+        [
+            {
+                "technician_id": technician_id,
+                "lat": f.lat,
+                "lon": f.lon,
+                "accuracy_m": f.accuracy_m,
+                "at": f.at,
+                "received_at": now,
+            }
+            for f in fixes
+        ],
+    )
+    return len(fixes)
+
+
+def last_position(db: Session, *, technician_id: int) -> TechnicianPosition | None:
+    """The most recent fix by device time (for the board's map)."""
+    return db.scalars(
+        select(TechnicianPosition)
+        .where(TechnicianPosition.technician_id == technician_id)
+        .order_by(TechnicianPosition.at.desc(), TechnicianPosition.id.desc())
+        .limit(1)
+    ).first()

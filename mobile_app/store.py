@@ -1,0 +1,165 @@
+"""Local copy of what the server last said, so the technician can work without signal.
+
+Jobs, their notes/photos/used items, the van's stock and the session (server, token) are kept
+in one SQLite file in the app's ``user_data_dir``. What the technician did since (the outbox)
+is laid over this copy by :mod:`mobile_app.localview`; the copy itself only ever holds server
+answers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL,
+    sort_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_day ON jobs(day, sort_key);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+def _sort_key(job: dict[str, Any]) -> str:
+    assignment = job.get("assignment") or {}
+    seq = assignment.get("sequence")
+    start = assignment.get("planned_start") or ""
+    return f"{start}|{int(seq) if seq is not None else 9999:05d}|{job.get('id', 0):09d}"
+
+
+class Store:
+    """A small thread-safe cache; every value is JSON."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- key/value ----------------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO kv (key, value, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value, "
+                "updated_at=excluded.updated_at",
+                (key, json.dumps(value), time.time()),
+            )
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM kv WHERE key=?", (key,))
+
+    def updated_at(self, key: str) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT updated_at FROM kv WHERE key=?", (key,)).fetchone()
+        return row["updated_at"] if row else None
+
+    # -- session ------------------------------------------------------------------------
+    def session(self) -> dict[str, Any] | None:
+        return self.get("session")
+
+    def save_session(self, session: dict[str, Any]) -> None:
+        self.put("session", session)
+
+    def clear_session(self) -> None:
+        self.delete("session")
+
+    # -- jobs ---------------------------------------------------------------------------
+    def replace_day(self, day: str, jobs: list[dict[str, Any]]) -> None:
+        """Store the server's list for ``day``; jobs no longer in it were taken away."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM jobs WHERE day=?", (day,))
+                for job in jobs:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO jobs (id, day, sort_key, body, fetched_at) "
+                        "VALUES (?,?,?,?,?)",
+                        (job["id"], job.get("date") or day, _sort_key(job), json.dumps(job), now),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self.put(f"day:{day}", {"count": len(jobs)})
+
+    def put_job(self, job: dict[str, Any]) -> None:
+        """Store one fresh job (from a GET or from an event's answer)."""
+        with self._lock:
+            row = self._db.execute("SELECT day FROM jobs WHERE id=?", (job["id"],)).fetchone()
+            day = job.get("date") or (row["day"] if row else "")
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs (id, day, sort_key, body, fetched_at) "
+                "VALUES (?,?,?,?,?)",
+                (job["id"], day, _sort_key(job), json.dumps(job), time.time()),
+            )
+
+    def drop_job(self, job_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def jobs_for(self, day: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM jobs WHERE day=? ORDER BY sort_key", (day,)
+            ).fetchall()
+        return [json.loads(r["body"]) for r in rows]
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return json.loads(row["body"]) if row else None
+
+    def day_known(self, day: str) -> bool:
+        return self.get(f"day:{day}") is not None
+
+    # -- per-job lists and stock --------------------------------------------------------
+    def job_list(self, kind: str, job_id: int) -> list[dict[str, Any]]:
+        return self.get(f"{kind}:{job_id}", [])
+
+    def put_job_list(self, kind: str, job_id: int, items: list[dict[str, Any]]) -> None:
+        self.put(f"{kind}:{job_id}", items)
+
+    def append_job_list(self, kind: str, job_id: int, item: dict[str, Any]) -> None:
+        with self._lock:
+            items = [i for i in self.job_list(kind, job_id) if i.get("id") != item.get("id")]
+            items.append(item)
+            self.put_job_list(kind, job_id, items)
+
+    def stock(self) -> list[dict[str, Any]]:
+        return self.get("stock", [])
+
+    def put_stock(self, stock: list[dict[str, Any]]) -> None:
+        self.put("stock", stock)
+
+    def set_stock_remaining(self, sku: str, remaining: int) -> None:
+        """Apply the ``remaining`` a used-item answer reports for the van."""
+        with self._lock:
+            stock = self.stock()
+            for line in stock:
+                if line.get("sku") == sku:
+                    line["quantity"] = remaining
+            self.put_stock(stock)

@@ -1,0 +1,1 @@
+"""Customer orders: each line that needs an installation becomes a job."""

@@ -1,0 +1,62 @@
+"""Field-workforce scheduling engine on OR-Tools: ``solve(problem, params) -> Plan``."""
+
+from .demo import demo_problem, demo_scenario
+from .model import (
+    DAY,
+    KPIs,
+    Break,
+    Job,
+    Objective,
+    Plan,
+    PlannedBreak,
+    Point,
+    Problem,
+    Reason,
+    Route,
+    Shift,
+    SolveParams,
+    Technician,
+    TimeWindow,
+    Unassigned,
+    Violation,
+    Visit,
+    Weights,
+    validate_problem,
+)
+from .solver import solve, vroom_score
+from .travel import Geodesic, GivenMatrix, OsrmError, OsrmTable, build_matrix, haversine_matrix
+from .verify import verify
+
+__all__ = [
+    "DAY",
+    "KPIs",
+    "Break",
+    "Geodesic",
+    "GivenMatrix",
+    "Job",
+    "Objective",
+    "OsrmError",
+    "OsrmTable",
+    "Plan",
+    "PlannedBreak",
+    "Point",
+    "Problem",
+    "Reason",
+    "Route",
+    "Shift",
+    "SolveParams",
+    "Technician",
+    "TimeWindow",
+    "Unassigned",
+    "Violation",
+    "Visit",
+    "Weights",
+    "build_matrix",
+    "demo_problem",
+    "demo_scenario",
+    "haversine_matrix",
+    "solve",
+    "validate_problem",
+    "verify",
+    "vroom_score",
+]

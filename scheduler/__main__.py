@@ -1,0 +1,5 @@
+"""``python -m scheduler``: see :mod:`scheduler.cli`."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,1 @@
+"""Trouble tickets, preventive maintenance and construction work orders: sources of jobs."""

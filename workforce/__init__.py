@@ -1,0 +1,1 @@
+"""Workforce: users, technicians, jobs, assignments, plan versions and optimisation runs."""
