@@ -5,10 +5,13 @@ What it does, end to end:
 1. creates a fresh PostgreSQL database and migrates it (the same path as ``make run``);
 2. seeds ``--technicians`` technicians, each with ``--jobs`` dispatched jobs;
 3. starts ``uvicorn`` with ``--workers`` worker processes on 127.0.0.1 (a free port);
-4. runs one asyncio task per technician (httpx), each moving its own jobs through
+4. runs one asyncio task per technician (a lean keep-alive HTTP/1.1 client by default,
+   ``--client httpx`` for httpx), each moving its own jobs through
    ``en_route -> on_site -> completed`` with a fresh ``Idempotency-Key`` per event, until
    every job is done or ``--duration`` seconds have passed;
-5. prints events/s, p50/p95/p99 latency and the error count, checks in the database that
+5. prints events/s, p50/p95/p99 latency, the error count and the CPU time per event of
+   the server, its PostgreSQL backends and the client (which, unlike wall-clock rates, other
+   load on the machine does not inflate much), checks in the database that
    every acknowledged event was applied, then stops the server and drops the database.
 
 Run:  .venv/bin/python bench/api_bench.py [--technicians 200] [--jobs 5] [--workers 2]
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -31,6 +36,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, func, select, text
@@ -202,10 +208,84 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError("the server did not become ready in time")
 
 
+class RawHttp:
+    """A minimal keep-alive HTTP/1.1 connection (the ``raw`` client).
+
+    Load generators such as wrk spend microseconds per request; httpx spends milliseconds
+    on this machine, so with httpx the client would use as much CPU as the server it
+    measures. This speaks just enough HTTP/1.1 for the benchmark: one request at a time,
+    Content-Length or chunked bodies, reconnect after an error.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {len(body)}")
+        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        reused = self.writer is not None
+        if not reused:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(payload)
+        status_line = await self.reader.readline()
+        if not status_line and reused:
+            # The server closed an idle keep-alive connection before reading this request:
+            # send it again on a new connection, as every HTTP client does.
+            await self.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.writer.write(payload)
+            status_line = await self.reader.readline()
+        try:
+            status = int(status_line.split()[1])
+            length, chunked, close = 0, False, False
+            while True:
+                line = await self.reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    chunked = b"chunked" in value.lower()
+                elif name == b"connection":
+                    close = b"close" in value.lower()
+            if chunked:
+                parts = []
+                while size := int((await self.reader.readline()).strip(), 16):
+                    parts.append(await self.reader.readexactly(size))
+                    await self.reader.readline()
+                await self.reader.readline()
+                data = b"".join(parts)
+            else:
+                data = await self.reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            await self.close()
+            raise ConnectionError(f"bad HTTP response: {exc!r}") from exc
+        if close:
+            await self.close()
+        return status, data
+
+
 async def technician(
-    client: httpx.AsyncClient, token: str, job_ids: list[int], stats: Stats, stop_at: float
+    post: Any, token: str, job_ids: list[int], stats: Stats, stop_at: float
 ) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
+    """One simulated technician: every job en route, on site, completed, one at a time."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for job_id in job_ids:
         for step in STEPS:
             if time.monotonic() >= stop_at:
@@ -218,44 +298,138 @@ async def technician(
             headers["Idempotency-Key"] = str(uuid.uuid4())
             t0 = time.perf_counter()
             try:
-                r = await client.post(f"/api/v1/jobs/{job_id}/events", json=body, headers=headers)
-            except httpx.HTTPError as exc:
+                status = await post(f"/api/v1/jobs/{job_id}/events", headers, json.dumps(body))
+            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 stats.error(type(exc).__name__)
                 continue
             elapsed = (time.perf_counter() - t0) * 1000
-            if r.status_code == 201:
+            if status == 201:
                 stats.latencies_ms.append(elapsed)
             else:
-                stats.error(f"HTTP {r.status_code}")
+                stats.error(f"HTTP {status}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by the server processes, this database's PostgreSQL backends and
+    this client process: a per-event cost that other load on the machine cannot inflate
+    the way it inflates wall-clock rates."""
+
+    def __init__(self, server_pid: int, url: str) -> None:
+        self.server_pid = server_pid
+        self.url = url
+
+    def _backend_pids(self) -> list[int]:
+        name = make_url(self.url).database
+        admin = create_engine(self.url)
+        with admin.connect() as conn:
+            pids = (
+                conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = :d AND pid <> pg_backend_pid()"
+                    ),
+                    {"d": name},
+                )
+                .scalars()
+                .all()
+            )
+        admin.dispose()
+        return [int(p) for p in pids]
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        server = [self.server_pid, *_children(self.server_pid)]
+        return {
+            "server": {p: _cpu_seconds(p) for p in server},
+            "postgres": {p: _cpu_seconds(p) for p in self._backend_pids()},
+            "client": {0: time.process_time()},
+        }
+
+    @staticmethod
+    def delta(
+        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+    ) -> dict[str, float]:
+        return {
+            part: sum(v - before[part].get(pid, 0.0) for pid, v in after[part].items())
+            for part in after
+        }
 
 
 async def run_load(
-    base: str, plan: list[tuple[int, list[int]]], duration: float, warmup: int
-) -> tuple[Stats, float]:
+    base: str,
+    plan: list[tuple[int, list[int]]],
+    duration: float,
+    warmup: int,
+    meter: CpuMeter | None = None,
+    client_kind: str = "raw",
+) -> tuple[Stats, float, dict[str, float]]:
     tokens = [
         create_token(subject=str(uid), secret=SECRET, ttl_min=120, claims={"role": "technician"})
         for uid, _ in plan
     ]
+    host, port = base.removeprefix("http://").split(":")
     limits = httpx.Limits(max_connections=len(plan), max_keepalive_connections=len(plan))
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        # Warm-up: open connections and fill caches with reads that change nothing.
-        await asyncio.gather(
-            *(
-                client.get("/api/v1/me/jobs", headers={"Authorization": f"Bearer {tok}"})
-                for tok in tokens[:warmup]
-            )
-        )
+        raw = [RawHttp(host, int(port)) for _ in plan]
+
+        def poster(i: int) -> Any:
+            if client_kind == "httpx":
+
+                async def post(path: str, headers: dict[str, str], body: str) -> int:
+                    r = await client.post(path, content=body, headers=headers)
+                    return r.status_code
+
+            else:
+
+                async def post(path: str, headers: dict[str, str], body: str) -> int:
+                    status, _ = await raw[i].request("POST", path, headers, body.encode())
+                    return status
+
+            return post
+
+        # Warm-up: open the connections with reads that change nothing.
+        async def warm(i: int) -> None:
+            h = {"Authorization": f"Bearer {tokens[i]}"}
+            if client_kind == "httpx":
+                await client.get("/api/v1/me/stock", headers=h)
+            else:
+                await raw[i].request("GET", "/api/v1/me/stock", h)
+
+        await asyncio.gather(*(warm(i) for i in range(min(warmup, len(plan)))))
         stats = Stats()
+        before = meter.snapshot() if meter else None
         t0 = time.perf_counter()
         stop_at = time.monotonic() + duration
         await asyncio.gather(
             *(
-                technician(client, tok, job_ids, stats, stop_at)
-                for tok, (_, job_ids) in zip(tokens, plan, strict=True)
+                technician(poster(i), tok, job_ids, stats, stop_at)
+                for i, (tok, (_, job_ids)) in enumerate(zip(tokens, plan, strict=True))
             )
         )
         wall = time.perf_counter() - t0
-    return stats, wall
+        cpu = meter.delta(before, meter.snapshot()) if meter and before else {}
+        for conn in raw:
+            await conn.close()
+    return stats, wall, cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -288,6 +462,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="upper bound in seconds")
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="PostgreSQL server (any database)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="raw: a minimal keep-alive HTTP/1.1 client (cheap); httpx: httpx.AsyncClient",
+    )
     args = parser.parse_args()
 
     url = create_database(args.pg_url)
@@ -305,14 +485,22 @@ def main() -> int:
             proc = start_server(url, port, args.workers, data_dir)
             base = f"http://127.0.0.1:{port}"
             asyncio.run(wait_ready(base, proc))
-            stats, wall = asyncio.run(
-                run_load(base, plan, args.duration, warmup=min(len(plan), 50))
+            meter = CpuMeter(proc.pid, url)
+            stats, wall, cpu = asyncio.run(
+                run_load(
+                    base,
+                    plan,
+                    args.duration,
+                    warmup=len(plan),
+                    meter=meter,
+                    client_kind=args.client,
+                )
             )
         ok = len(stats.latencies_ms)
         lat = stats.latencies_ms
         print(
             f"server: uvicorn, {args.workers} workers, PostgreSQL; clients: "
-            f"{args.technicians} concurrent technicians (httpx, one event loop)"
+            f"{args.technicians} concurrent technicians ({args.client} client, one event loop)"
         )
         print(f"events: {ok} ok in {wall:.2f} s -> {ok / wall:,.0f} events/s")
         if lat:
@@ -321,6 +509,15 @@ def main() -> int:
                 f"p99 {percentile(lat, 99):.1f}  max {max(lat):.1f}"
             )
         print(f"errors: {sum(stats.errors.values())} {stats.errors or ''}")
+        if ok and cpu:
+            per = {part: 1000 * seconds / ok for part, seconds in cpu.items()}
+            total = sum(per.values())
+            print(
+                "cpu ms per event: "
+                + "  ".join(f"{part} {ms:.2f}" for part, ms in per.items())
+                + f"  total {total:.2f} -> at most {os.cpu_count() * 1000 / total:,.0f} "
+                f"events/s on {os.cpu_count()} idle cores"
+            )
         stored = verify(url, ok)
         return 0 if stored == ok and not stats.errors else 1
     finally:

@@ -29,7 +29,7 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -61,6 +61,9 @@ class IdempotencyRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, index=True
     )
+
+
+_RECORDS = IdempotencyRecord.__table__
 
 
 class IdempotencyKeyReused(ApiError):
@@ -138,8 +141,8 @@ def run_idempotent(
     request_hash = fingerprint(method, path, payload)
     try:
         body = jsonable_encoder(action())
-        db.add(
-            IdempotencyRecord(
+        db.execute(
+            insert(_RECORDS).values(
                 user_id=user_id,
                 key=key,
                 request_hash=request_hash,
@@ -147,9 +150,9 @@ def run_idempotent(
                 path=path,
                 status_code=status_code,
                 response_body=body,
+                created_at=utcnow(),
             )
         )
-        db.flush()
     except (ApiError, IntegrityError):
         db.rollback()
         existing = _find(db, user_id, key)

@@ -17,6 +17,7 @@ import tickets.routes
 from core.db import Database
 from core.errors import install_error_handlers
 from core.events import EventBus
+from core.inflight import InFlightLimit, pool_capacity
 from core.settings import Settings, get_settings
 from dispatch_api import board, stream
 from workforce import routes as workforce_routes
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.events = bus
     app.state.runner = runner
     install_error_handlers(app)
+    # Queue API requests beyond the connection pool instead of deadlocking on it.
+    if (limit := pool_capacity(database.engine)) is not None:
+        app.add_middleware(InFlightLimit, limit=limit, exclude=("/api/v1/events/stream",))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -24,6 +24,7 @@ import httpx
 from kivy.app import App
 from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
+from kivy.logger import Logger
 from kivy.properties import (
     BooleanProperty,
     DictProperty,
@@ -479,14 +480,9 @@ class FieldApp(App):
                 if exc.status == 404:
                     store.drop_job(job_id)
                 raise
-            store.put_job_list("notes", job_id, api.notes(job_id))
-            store.put_job_list("used_items", job_id, api.used_items(job_id))
-            photos = api.photos(job_id)
-            known = {p.get("id"): p for p in store.job_list("photos", job_id)}
-            for photo in photos:
-                if known.get(photo.get("id"), {}).get("local_path"):
-                    photo["local_path"] = known[photo["id"]]["local_path"]
-            store.put_job_list("photos", job_id, photos)
+            store.merge_job_list("notes", job_id, api.notes(job_id))
+            store.merge_job_list("used_items", job_id, api.used_items(job_id))
+            store.merge_job_list("photos", job_id, api.photos(job_id))
 
         def err(exc: Exception) -> None:
             if isinstance(exc, RejectedError) and exc.status == 404:
@@ -537,11 +533,15 @@ class FieldApp(App):
 
                 image = Image.open(io.BytesIO(api.photo_bytes(photo)))
             image.thumbnail((256, 256))
-            image.convert("RGB").save(target + ".tmp", "PNG")
-            os.replace(target + ".tmp", target)
+            tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+            image.convert("RGB").save(tmp, "PNG")
+            os.replace(tmp, target)
             return target
 
-        self.run_bg(work, on_ready, lambda _exc: None)
+        def failed(exc: Exception) -> None:
+            Logger.warning("Photos: no thumbnail for %s: %s", photo.get("id") or "new photo", exc)
+
+        self.run_bg(work, on_ready, failed)
 
     # -- actions (all go through the outbox) ------------------------------------------------
     def _now(self) -> str:
@@ -628,9 +628,15 @@ class FieldApp(App):
         """Check against the van (minus what is still queued), then queue; "" on success."""
         if self.store is None or self.outbox is None:
             return "Log in first."
+        view = self.local_job(job_id)
         try:
             payload = check_used_item(
-                self.store.stock(), self.outbox.pending(), sku, quantity, serials
+                self.store.stock(),
+                self.outbox.pending(),
+                sku,
+                quantity,
+                serials,
+                status=view.status if view else None,
             )
         except ValueError as exc:
             return str(exc)

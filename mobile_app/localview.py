@@ -20,6 +20,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "on_site": ("completed", "incomplete", "cancelled"),
 }
 FINAL = frozenset({"completed", "incomplete", "cancelled"})
+#: Equipment can be recorded once the technician is at the customer's (and after the visit).
+USED_ITEM_STATUSES = frozenset({"on_site", "completed", "incomplete"})
 #: Steps that cannot be undone by the technician: the app asks before queueing them.
 IRREVERSIBLE = FINAL
 
@@ -135,6 +137,12 @@ def advice_for(action: Action) -> tuple[str, bool]:
             "or dismiss and record what you really used.",
             True,
         )
+    if code == "conflict" and body.get("current_status"):
+        current = STATUS_LABELS.get(body["current_status"], body["current_status"])
+        return (
+            f"The job is {current} on the server. Mark it on site first, then resend.",
+            True,
+        )
     if status == 403:
         return ("Your account may not do this. Call dispatch.", False)
     if status == 413:
@@ -237,8 +245,13 @@ def check_used_item(
     sku: str,
     quantity_text: str,
     serials_text: str,
+    status: str | None = None,
 ) -> dict[str, Any]:
     """Validate a used-item entry on the device; return the payload or raise ValueError."""
+    if status is not None and status not in USED_ITEM_STATUSES:
+        raise ValueError(
+            f"status: equipment is recorded on site; the job is {STATUS_LABELS.get(status, status)}"
+        )
     line = next((s for s in stock if s.get("sku") == sku), None)
     if not sku or line is None:
         raise ValueError("item: pick an item from the van's stock")

@@ -45,6 +45,10 @@ class LocationTracker:
         """Start the platform GPS; False (with ``unavailable_reason``) where there is none."""
         try:
             from plyer import gps
+            from plyer.utils import platform
+
+            if platform not in ("android", "ios"):
+                raise NotImplementedError(f"no GPS provider on {platform}")
 
             gps.configure(on_location=self._on_location, on_status=self._on_status)
             gps.start(minTime=self.min_time_ms, minDistance=self.min_distance_m)

@@ -143,6 +143,21 @@ class Store:
     def put_job_list(self, kind: str, job_id: int, items: list[dict[str, Any]]) -> None:
         self.put(f"{kind}:{job_id}", items)
 
+    def merge_job_list(self, kind: str, job_id: int, fresh: list[dict[str, Any]]) -> None:
+        """Store the server's list, keeping entries it did not list yet.
+
+        Notes, photos and used items are append-only, so an entry missing from ``fresh`` was
+        added (by the outbox) after that list was read; local extras such as ``local_path``
+        survive too.
+        """
+        with self._lock:
+            known = {item.get("id"): item for item in self.job_list(kind, job_id)}
+            merged = [dict(known.get(item.get("id"), {}), **item) for item in fresh]
+            listed = {item.get("id") for item in fresh}
+            merged += [item for key, item in known.items() if key not in listed]
+            merged.sort(key=lambda item: (str(item.get("created_at") or ""), item.get("id") or 0))
+            self.put_job_list(kind, job_id, merged)
+
     def append_job_list(self, kind: str, job_id: int, item: dict[str, Any]) -> None:
         with self._lock:
             items = [i for i in self.job_list(kind, job_id) if i.get("id") != item.get("id")]

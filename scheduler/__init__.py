@@ -3,9 +3,9 @@
 from .demo import demo_problem, demo_scenario
 from .model import (
     DAY,
-    KPIs,
     Break,
     Job,
+    KPIs,
     Objective,
     Plan,
     PlannedBreak,
@@ -29,11 +29,11 @@ from .verify import verify
 
 __all__ = [
     "DAY",
-    "KPIs",
     "Break",
     "Geodesic",
     "GivenMatrix",
     "Job",
+    "KPIs",
     "Objective",
     "OsrmError",
     "OsrmTable",

@@ -9,7 +9,6 @@ into ``Adapter.jobs``), then for vehicle ``v`` node ``J + 2v`` is its start and
 
 from __future__ import annotations
 
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +24,10 @@ FIELD_COST_SCALE = 100
 # Penalty for leaving a pinned (in-progress) job out, as a multiple of everything
 # else the objective can charge: it is never worth dropping one.
 PINNED_PENALTY_FACTOR = 1000
+
+# Time limit for turning given routes into a solver assignment (break placement is a
+# small search of its own); far more than it needs.
+RESTORE_LIMIT_S = 60.0
 
 # Waiting is allowed anywhere; the time dimension's slack may absorb up to the whole
 # horizon, so "slack max" = horizon (seconds).
@@ -93,6 +96,8 @@ class Adapter:
         self.n_jobs = len(self.jobs)
         self.n_vehicles = len(self.slots)
         self.solutions = 0
+        self.loaded = False  # whether the last given start routes were accepted
+        self._closed = False  # the model closes on the first solve or restore
         self._build()
 
     # ------------------------------------------------------------------ building
@@ -338,19 +343,38 @@ class Adapter:
         self, time_limit: float, start: list[list[int]] | None = None, metaheuristic: str = "GLS"
     ) -> pywrapcp.Assignment | None:
         """First solution + local search, or local search from ``start`` routes."""
+        self.loaded = False
         if start is not None:
             init = self.routes_to_assignment(start)
+            self.loaded = init is not None
             if init is not None:
                 sp = self.search_parameters(time_limit, first=False, metaheuristic=metaheuristic)
                 return self.routing.SolveFromAssignmentWithParameters(init, sp)
-        return self.routing.SolveWithParameters(self.search_parameters(time_limit, True, metaheuristic))
+        sp = self.search_parameters(time_limit, True, metaheuristic)
+        self._closed = True
+        return self.routing.SolveWithParameters(sp)
 
     def routes_to_assignment(self, routes: list[list[int]]) -> pywrapcp.Assignment | None:
         """Solver assignment for per-vehicle lists of job positions (None if infeasible)."""
         m = self.manager
         idx_routes = [[m.NodeToIndex(k) for k in route] for route in routes]
-        self.routing.CloseModelWithParameters(self.search_parameters(1.0))
+        # Restoring routes is itself a small search (break placement); its limit comes
+        # from the parameters the model is closed with, so give it room.
+        if not self._closed:
+            self.routing.CloseModelWithParameters(self.search_parameters(RESTORE_LIMIT_S))
+            self._closed = True
         return self.routing.ReadAssignmentFromRoutes(idx_routes, True)
+
+    def objective_of(self, routes: list[list[int]]) -> int:
+        """Penalties of unserved jobs + arc costs of ``routes`` (soft terms left out)."""
+        served = {k for r in routes for k in r}
+        total = sum(p for k, p in enumerate(self.penalties) if k not in served)
+        J = self.n_jobs
+        for v, r in enumerate(routes):
+            if r:
+                nodes = [J + 2 * v, *r, J + 2 * v + 1]
+                total += int(sum(self.arc_cost[a, b] for a, b in zip(nodes, nodes[1:])))
+        return int(total)
 
     def drop_orphans(self, routes: list[RawRoute]) -> int:
         """Remove successors whose predecessor is not served; returns how many.

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from .adapter import Slot
-from .model import Job, Objective, Problem
-from .timing import Timed, _simulate, schedule
+from .model import Break, Job, Objective, Problem, Shift
+from .timing import Timed, _simulate, schedule, window_start
 
 MAX_CHECKS = 25  # feasibility checks per job, cheapest positions first
 
@@ -31,15 +31,7 @@ def _fast_schedule(seq: Sequence[Job], slot: Slot, dur: np.ndarray) -> Timed:
     br = sh.breaks[0]
     locs = [sh.start_location] + [j.location for j in seq] + [sh.end_location]
     legs = [int(dur[locs[k], locs[k + 1]]) for k in range(len(locs) - 1)]
-    # Natural gap: after the last job that would end before the break may start.
-    t, natural = sh.start, 0
-    for k, j in enumerate(seq):
-        t = t + legs[k]
-        if j.time_windows:
-            t = max(t, min(w.start for w in j.time_windows))
-        t += j.duration
-        if t <= br.earliest:
-            natural = k + 1
+    natural = _natural_gap(seq, sh, legs, br)
     best = None
     for g in (natural, natural + 1, natural - 1, natural + 2):
         if 0 <= g <= len(seq):
@@ -50,6 +42,88 @@ def _fast_schedule(seq: Sequence[Job], slot: Slot, dur: np.ndarray) -> Timed:
                 best = res
     assert best is not None
     return best
+
+
+def _one_break_ok(
+    seq: Sequence[Job], shift: Shift, legs: Sequence[int], br: Break, gap: int
+) -> bool:
+    """Feasibility of ``seq`` with the single break in ``gap``; stops at the first miss.
+
+    Same rules as timing._simulate (break as early as its window allows, interrupting
+    the drive or taken on arrival), written flat because it runs in the inner loop.
+    """
+    t = shift.start
+    first_wait = None
+    n = len(seq)
+    for i in range(n + 1):
+        leg = legs[i]
+        if i == gap:
+            bs = t if t > br.earliest else br.earliest
+            if bs > br.latest:
+                return False
+            ready = t + leg + br.duration if bs < t + leg else bs + br.duration
+        else:
+            ready = t + leg
+        if i == n:
+            if ready > shift.end:
+                return False
+            if shift.max_work is not None:
+                depart = shift.start + (first_wait or 0)
+                if ready - depart - br.duration > shift.max_work:
+                    return False
+            return True
+        job = seq[i]
+        start = ready
+        ws = job.time_windows
+        if len(ws) == 1:
+            w = ws[0]
+            if ready > w.end:
+                return False
+            if w.start > ready:
+                start = w.start
+        elif ws:
+            start, late = window_start(job, ready)
+            if late:
+                return False
+        pin = job.pinned_start
+        if pin is not None:
+            if start > pin:
+                return False
+            start = pin
+        if i == 0 and gap != 0:
+            first_wait = start - ready
+        t = start + job.duration
+    return True
+
+
+def fast_feasible(seq: Sequence[Job], slot: Slot, dur: np.ndarray) -> bool:
+    """Whether ``seq`` fits ``slot`` (times only), trying the break's likely gaps."""
+    sh = slot.shift
+    if len(sh.breaks) != 1:
+        return _fast_schedule(seq, slot, dur).overrun == 0
+    br = sh.breaks[0]
+    locs = [sh.start_location] + [j.location for j in seq] + [sh.end_location]
+    legs = [int(dur[locs[k], locs[k + 1]]) for k in range(len(locs) - 1)]
+    natural = _natural_gap(seq, sh, legs, br)
+    for g in (natural, natural + 1, natural - 1, natural + 2):
+        if 0 <= g <= len(seq) and _one_break_ok(seq, sh, legs, br, g):
+            return True
+    return False
+
+
+def _natural_gap(seq: Sequence[Job], sh: Shift, legs: Sequence[int], br: Break) -> int:
+    """After the last job that would end before the break may start (no break taken)."""
+    t, natural = sh.start, 0
+    for k, j in enumerate(seq):
+        t = t + legs[k]
+        if j.time_windows:
+            t = max(t, min(w.start for w in j.time_windows))
+        t += j.duration
+        if t <= br.earliest:
+            natural = k + 1
+        else:
+            break
+    return natural
 
 
 def construct(
@@ -108,7 +182,7 @@ def construct(
             v, pos = int(vs[i]), int(ps[i])
             seq = [jobs[x] for x in routes[v]]
             seq.insert(pos, job)
-            if _fast_schedule(seq, slots[v], dur).overrun == 0:
+            if fast_feasible(seq, slots[v], dur):
                 routes[v].insert(pos, k)
                 for s, q in job.items.items():
                     items[v][s] = items[v].get(s, 0) + q

@@ -23,20 +23,9 @@ SIZES = {  # technicians, jobs per day, depots
 }
 SKILLS = ("fiber", "copper", "dsl", "ftth_install", "splicing", "tv", "business", "radio")
 SKUS = ("ont", "stb", "drop_cable_20m", "splice_kit", "router")
-FIRST = (
-    "Camille Lucas Léa Hugo Manon Louis Chloé Jules Inès Nathan Sarah Théo Emma Arthur Jade "
-    "Paul Lina Tom Zoé Noah Alice Adam Lou Malo Anna Yanis Rose Ethan Clara Sacha"
-).split()
-LAST = (
-    "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent "
-    "Lefebvre Michel Garcia David Bertrand Roux Vincent Fournier Morel Girard Andre Mercier "
-    "Blanc Guerin Boyer Garnier Chevalier Francois"
-).split()
-STREETS = (
-    "rue de la République, rue Victor Hugo, cours Lafayette, avenue Jean Jaurès, rue Garibaldi, "
-    "boulevard des Belges, rue Paul Bert, cours Gambetta, rue Duguesclin, quai Saint-Vincent, "
-    "rue Marietton, avenue Berthelot, rue de Créqui, montée de Choulans, rue Servient"
-).split(", ")
+FIRST = ["Camille", "Lucas", "Léa", "Hugo", "Manon", "Louis", "Chloé", "Jules", "Inès", "Nathan", "Sarah", "Théo", "Emma", "Arthur", "Jade", "Paul", "Lina", "Tom", "Zoé", "Noah", "Alice", "Adam", "Lou", "Malo", "Anna", "Yanis", "Rose", "Ethan", "Clara", "Sacha"]
+LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier", "Morel", "Girard", "Andre", "Mercier", "Blanc", "Guerin", "Boyer", "Garnier", "Chevalier", "Francois"]
+STREETS = ["rue de la République", "rue Victor Hugo", "cours Lafayette", "avenue Jean Jaurès", "rue Garibaldi", "boulevard des Belges", "rue Paul Bert", "cours Gambetta", "rue Duguesclin", "quai Saint-Vincent", "rue Marietton", "avenue Berthelot", "rue de Créqui", "montée de Choulans", "rue Servient"]
 COMPANIES = ("Boulangerie", "Cabinet", "Hôtel", "Pharmacie", "Agence", "Atelier", "Clinique")
 
 

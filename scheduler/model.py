@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -18,11 +17,28 @@ import numpy as np
 DAY = 86_400
 
 
+class FrozenDict(dict):
+    """A read-only dict: immutable like ``MappingProxyType`` but picklable, so a Problem can
+    be sent to worker processes."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("scheduler inputs are immutable")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __ior__ = _readonly  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
 def _freeze(obj: Any, name: str) -> None:
     """Turn dict fields into read-only mappings and lists into tuples, so inputs stay immutable."""
     value = getattr(obj, name)
-    if isinstance(value, Mapping) and not isinstance(value, MappingProxyType):
-        object.__setattr__(obj, name, MappingProxyType(dict(value)))
+    if isinstance(value, Mapping) and not isinstance(value, FrozenDict):
+        object.__setattr__(obj, name, FrozenDict(value))
     elif isinstance(value, list):
         object.__setattr__(obj, name, tuple(value))
 
@@ -140,6 +156,10 @@ class SolveParams:
     weights: Weights = field(default_factory=Weights)
     objective: Objective = Objective.FIELD
     workers: int = 1  # independent searches in parallel (processes)
+    # First solution: "construct" (own priority-first insertion, fast on big days),
+    # "ortools" (parallel cheapest insertion) or "auto" (by size).
+    first_solution: str = "auto"
+    lns: bool = True  # ruin-and-recreate between two guided local search phases
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .adapter import Adapter, RawRoute, Slot, make_slots
+from .adapter import RawRoute, Slot, make_slots
 from .model import (
-    KPIs,
     Job,
+    KPIs,
     Objective,
     Plan,
     PlannedBreak,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from core.deps import SessionDep, SettingsDep
-from core.errors import NotFound
+from core.errors import ApiError, NotFound
 from core.schemas import jsonable
 from workforce import bridge, runs, schemas, service
 from workforce.deps import AdminUser, CurrentUser, DispatcherUser
@@ -253,7 +253,11 @@ def read_schedule(
     "/optimization-runs", response_model=schemas.RunRead, status_code=202, tags=["optimization"]
 )
 def create_run(
-    body: schemas.RunCreate, db: SessionDep, user: DispatcherUser, request: Request
+    body: schemas.RunCreate,
+    db: SessionDep,
+    settings: SettingsDep,
+    user: DispatcherUser,
+    request: Request,
 ) -> dict[str, Any]:
     """Queue a run; a worker executes it (poll ``GET /optimization-runs/{id}`` or the stream)."""
     run = runs.create_run(
@@ -265,10 +269,19 @@ def create_run(
         time_limit_s=body.time_limit_s,
         seed=body.seed,
         user_id=user.id,
+        stale_after_s=settings.run_stale_after_s,
     )
     data = runs.run_to_dict(run)
     db.commit()  # the worker must see the row before it is handed the id
-    request.app.state.runner.enqueue(run.id)
+    try:
+        request.app.state.runner.enqueue(run.id)
+    except Exception as exc:
+        runs.fail_run(request.app.state.database, run.id, f"Could not queue the run: {exc}")
+        raise ApiError(
+            "The optimisation queue is unavailable; try again shortly.",
+            code="queue_unavailable",
+            status_code=503,
+        ) from exc
     return data
 
 

@@ -79,8 +79,12 @@ def create_run(
     time_limit_s: float,
     seed: int = 0,
     user_id: int | None = None,
+    stale_after_s: float = 120.0,
 ) -> OptimizationRun:
-    """Queue a run unless a queued or running run covers an overlapping scope (409)."""
+    """Queue a run unless a queued or running run covers an overlapping scope (409).
+
+    A running run whose worker is gone does not block: it is failed on the spot.
+    """
     if db.get_bind().dialect.name == "postgresql":
         # Serialise scope checks across API processes; released at commit.
         db.execute(text("SELECT pg_advisory_xact_lock(724011)"))
@@ -93,6 +97,12 @@ def create_run(
         select(OptimizationRun).where(OptimizationRun.status.in_(("queued", "running")))
     )
     for other in active:
+        if other.status == "running" and _worker_gone(
+            other.worker_id, other.heartbeat_at, stale_after_s
+        ):
+            other.status, other.error, other.finished_at = "failed", WORKER_GONE, utcnow()
+            emit(db, "run.finished", {"run_id": other.id, "status": "failed"})
+            continue
         if _overlaps(other, date_from, date_to, territory, technician_ids):
             raise Conflict(
                 f"Run {other.id} ({other.status}) already covers an overlapping scope.",
@@ -150,7 +160,8 @@ def _claim(database: Database, run_id: int, wid: str) -> bool:
         return True
 
 
-def _fail(database: Database, run_id: int, message: str) -> None:
+def fail_run(database: Database, run_id: int, message: str) -> None:
+    """Mark a queued or running run failed (in its own transaction)."""
     with database.session() as db, db.begin():
         db.execute(
             update(OptimizationRun)
@@ -264,32 +275,33 @@ def execute_run(database: Database, settings: Settings, run_id: int) -> str:
     except Exception as exc:
         log.exception("optimisation run %s failed", run_id)
         detail = f"{type(exc).__name__}: {exc}"
-        _fail(database, run_id, detail + "\n" + traceback.format_exc(limit=3))
+        fail_run(database, run_id, detail + "\n" + traceback.format_exc(limit=3))
         return "failed"
+
+
+def _worker_gone(wid: str | None, beat: dt.datetime | None, stale_after_s: float) -> bool:
+    """Same host: the worker process no longer exists. Anywhere: its heartbeat is stale."""
+    if wid and wid.rpartition(":")[0] == socket.gethostname():
+        pid = wid.rpartition(":")[2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            return True
+    return beat is None or (utcnow() - beat).total_seconds() > stale_after_s
+
+
+WORKER_GONE = "The worker running this optimisation stopped; start a new run."
 
 
 def recover_runs(database: Database, stale_after_s: float) -> list[int]:
     """Fail ``running`` runs whose worker is dead (same host) or silent for too long."""
-    host = socket.gethostname()
-    failed: list[int] = []
     with database.session() as db:
         rows = db.execute(
-            select(
-                OptimizationRun.id, OptimizationRun.worker_id, OptimizationRun.heartbeat_at
-            ).where(OptimizationRun.status == "running")
+            select(OptimizationRun.id, OptimizationRun.worker_id, OptimizationRun.heartbeat_at)
+            .where(OptimizationRun.status == "running")
+            .order_by(OptimizationRun.id)
         ).all()
-        now = utcnow()
-        for run_id, wid, beat in rows:
-            dead = False
-            if wid and wid.rpartition(":")[0] == host:
-                pid = wid.rpartition(":")[2]
-                dead = pid.isdigit() and not _pid_alive(int(pid))
-            if not dead and (beat is None or (now - beat).total_seconds() > stale_after_s):
-                dead = True
-            if dead:
-                failed.append(run_id)
+    failed = [run_id for run_id, wid, beat in rows if _worker_gone(wid, beat, stale_after_s)]
     for run_id in failed:
-        _fail(database, run_id, "The worker running this optimisation stopped; start a new run.")
+        fail_run(database, run_id, WORKER_GONE)
         log.warning("run %s failed: its worker is gone", run_id)
     return failed
 
@@ -423,7 +435,8 @@ class ProcrastinateRunner:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        return None
+        # An API restart also clears runs whose worker died (workers do the same).
+        recover_runs(self.database, self.settings.run_stale_after_s)
 
     def enqueue(self, run_id: int) -> None:
         with self._lock:

@@ -285,7 +285,9 @@ class JobRead(BaseModel):
 
 
 class AssignmentPatch(Strict):
-    technician_id: int | None
+    """``technician_id: null`` unassigns; leaving it out keeps the current technician."""
+
+    technician_id: int | None = None
     start: AwareDatetime | None = None
     pinned: bool | None = None
     force: bool = False

@@ -465,7 +465,9 @@ def create_job(*, db: Session, data: schemas.JobCreate, tz: str) -> Job:
 
 
 def update_job(*, db: Session, job: Job, data: schemas.JobUpdate) -> Job:
+    """Edit a job; an assignment follows (new duration) or is released (new date)."""
     fields = set(data.model_fields_set)
+    old_date = job.date
     for name in (
         "kind",
         "title",
@@ -487,6 +489,21 @@ def update_job(*, db: Session, job: Job, data: schemas.JobUpdate) -> Job:
     if "location" in fields and data.location is not None:
         job.lat, job.lon = data.location.lat, data.location.lon
     _set_job_children(db, job, data, fields)
+    a = job.assignment
+    if a is not None and job.date != old_date:
+        if job.status != "dispatched":
+            raise Conflict(
+                f"Job {job.reference} is {job.status}; its date cannot change now.",
+                current_status=job.status,
+            )
+        tech = a.technician
+        db.delete(a)
+        job.assignment = None
+        job.status = "open"
+        db.flush()
+        resequence(db=db, technician=tech, day=old_date)
+    elif a is not None:
+        a.planned_end = a.planned_start + dt.timedelta(minutes=job.duration_min)
     job.updated_at = utcnow()
     db.flush()
     emit(db, "job.updated", job_event_data(job))
@@ -720,6 +737,12 @@ def assign_job(
         )
     old = job.assignment
     old_tech = old.technician if old else None
+    if "technician_id" not in patch.model_fields_set:
+        if old is None:
+            raise ValidationFailed(
+                "body.technician_id: required, the job is not assigned to anyone yet"
+            )
+        patch = patch.model_copy(update={"technician_id": old.technician_id})
     if patch.technician_id is None:
         if old is None:
             return job

@@ -42,6 +42,8 @@ class EquipmentScreen(Screen):
 
     def refresh(self) -> None:
         app = App.get_running_app()
+        if app is None:  # a refresh queued while the app was stopping
+            return
         box = self.ids.stock
         box.clear_widgets()
         if app.store is None or app.outbox is None:

@@ -104,6 +104,8 @@ class JobScreen(Screen):
         return app.local_job(app.current_job_id) if app.current_job_id else None
 
     def refresh(self) -> None:
+        if App.get_running_app() is None:  # a refresh queued while the app was stopping
+            return
         view = self.view()
         self.missing = view is None
         if view is None:
@@ -161,6 +163,8 @@ class JobScreen(Screen):
 
     def _build_actions(self, view: LocalJob) -> None:
         box = self.ids.actions
+        if [getattr(b, "action", None) for b in reversed(box.children)] == list(view.actions):
+            return  # same choices: keep the buttons under the technician's thumb
         box.clear_widgets()
         for action in view.actions:
             button = BigButton(text=ACTION_LABELS.get(action, action))
@@ -171,6 +175,8 @@ class JobScreen(Screen):
 
     def _build_rejections(self, view: LocalJob) -> None:
         box = self.ids.rejections
+        if [c.action_id for c in reversed(box.children)] == [r.action_id for r in view.rejections]:
+            return
         box.clear_widgets()
         for r in view.rejections:
             box.add_widget(

@@ -63,6 +63,8 @@ class MediaScreen(Screen):
 
     def refresh(self) -> None:
         app = App.get_running_app()
+        if app is None:  # a refresh queued while the app was stopping
+            return
         view = app.local_job(app.current_job_id) if app.current_job_id else None
         notes_box, grid = self.ids.notes, self.ids.photos
         if view is None:

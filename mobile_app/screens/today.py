@@ -53,6 +53,8 @@ class TodayScreen(Screen):
 
     def refresh(self) -> None:
         app = App.get_running_app()
+        if app is None:  # a refresh queued while the app was stopping
+            return
         day = date.fromisoformat(app.current_day)
         self.day_label = (
             "Today" if day == date.today() else day.strftime("%a %d %b")

@@ -11,11 +11,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 
-from ..model import DAY, Break, Job, Objective, Point, Problem, Shift, Technician, TimeWindow
+from ..model import (
+    DAY,
+    Break,
+    FrozenDict,
+    Job,
+    Objective,
+    Point,
+    Problem,
+    Shift,
+    Technician,
+    TimeWindow,
+)
 
 Number = int | float
 Id = int | str
@@ -101,7 +111,7 @@ class IdMap:
 
     def __post_init__(self) -> None:
         for name in ("job_ids", "vehicle_ids", "job_index", "vehicle_index"):
-            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+            object.__setattr__(self, name, FrozenDict(getattr(self, name)))
 
 
 def _scaled_time(value: Number, scale: int) -> int:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
 
 from core.db import Database
 from core.events import EventBus, emit
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_events_are_delivered_after_commit_and_dropped_on_rollback(database: Database) -> None:
@@ -34,5 +41,43 @@ def test_events_are_delivered_after_commit_and_dropped_on_rollback(database: Dat
     try:
         assert asyncio.run(scenario()) == ["job.created:2"]
         assert bus.subscriber_count == 0
+    finally:
+        bus.stop()
+
+
+def test_postgres_events_cross_processes(database: Database) -> None:
+    """A worker process's committed event reaches this process's subscribers (NOTIFY)."""
+    if not database.is_postgres:
+        pytest.skip("SQLite delivers events within one process only")
+    bus = EventBus()
+    bus.attach(database)
+    bus.start()
+    url = database.engine.url.render_as_string(hide_password=False)
+    code = (
+        "from core.db import Database; from core.events import emit\n"
+        f"db = Database({url!r})\n"
+        "with db.session() as s:\n"
+        "    emit(s, 'run.finished', {'run_id': 42, 'status': 'succeeded'})\n"
+        "    s.commit()\n"
+    )
+
+    async def scenario() -> tuple[str, dict]:
+        sub = bus.subscribe()
+        await asyncio.sleep(0.5)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            code,
+            env={**os.environ},
+            cwd=str(ROOT),
+        )
+        assert await proc.wait() == 0
+        ev = await sub.get(timeout=10)
+        sub.close()
+        assert ev is not None
+        return ev.type, ev.data
+
+    try:
+        assert asyncio.run(scenario()) == ("run.finished", {"run_id": 42, "status": "succeeded"})
     finally:
         bus.stop()

@@ -64,6 +64,7 @@ def test_authorisation_matrix(
     tech_body = {"name": "New Tech", "home_base": {"lat": 48.8, "lon": 2.3}}
     job_body = {"location": {"lat": 48.8, "lon": 2.3}, "duration_min": 30, "date": DAY}
     run_body = {"date_from": "2030-01-07", "time_limit_s": 1}
+    ticket_body = {"title": "Fault", "location": {"lat": 48.8, "lon": 2.3}, "date": DAY}
     dispatch = {"admin", "dispatcher"}
     everyone = {"admin", "dispatcher", "technician"}
     matrix = [
@@ -95,8 +96,14 @@ def test_authorisation_matrix(
             {"admin"},
         ),
         ("GET", "/api/v1/customers", None, dispatch),
+        ("POST", "/api/v1/customers", {"name": "C", "lat": 48.8, "lon": 2.3}, dispatch),
+        ("GET", "/api/v1/customers/1", None, dispatch),
         ("GET", "/api/v1/tickets", None, dispatch),
+        ("POST", "/api/v1/tickets", ticket_body, dispatch),
+        ("GET", "/api/v1/tickets/999", None, dispatch),
         ("GET", "/api/v1/orders", None, dispatch),
+        ("POST", "/api/v1/orders", {"customer_id": 1, "lines": [{"product": "Fibre"}]}, dispatch),
+        ("GET", "/api/v1/orders/999", None, dispatch),
         ("GET", "/api/v1/events/stream?access_token=bad", None, set()),
     ]
     failures = []

@@ -37,3 +37,23 @@ def test_demo_seed_optimise_publish_is_idempotent(settings: Settings, session, c
     demo.print_logins(settings, "127.0.0.1", 8000)
     out = capsys.readouterr().out
     assert "dispatcher / dispatcher" in out and "tech01 / tech01" in out
+
+
+def test_cli_migrate_and_seed_read_the_environment(tmp_path, monkeypatch, capsys) -> None:
+    from dispatch_api.cli import main
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("FWS_DATABASE_URL", url)
+    assert main(["migrate"]) == 0
+    assert "Migrated" in capsys.readouterr().out
+    assert main(["seed", "--size", "small"]) == 0
+    assert main(["seed", "--size", "small"]) == 0  # idempotent
+    settings = Settings()
+    assert settings.database_url == url
+    from core.db import Database
+
+    db = Database(url)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Technician)) == 5
+        assert s.scalar(select(func.count()).select_from(Job)) == 40
+    db.dispose()

@@ -192,3 +192,24 @@ def test_bad_payloads_are_422_naming_the_field(client: TestClient, auth_headers,
         headers=h,
     )
     assert r.status_code == 422 and "date_to" in r.json()["detail"]
+
+
+def test_editing_an_assigned_job_keeps_the_assignment_consistent(
+    client: TestClient, auth_headers, make_technician, make_job
+) -> None:
+    h = auth_headers("dispatcher")
+    tech = make_technician()
+    job = make_job()
+    url = f"/api/v1/jobs/{job.id}"
+
+    def write(path: str, body: dict) -> dict:
+        etag = client.get(url, headers=h).headers["ETag"]
+        r = client.patch(path, json=body, headers={**h, "If-Match": etag})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    write(f"{url}/assignment", {"technician_id": tech.id, "start": _at(9)})
+    body = write(url, {"duration_min": 90})
+    assert body["assignment"]["planned_end"] == _at(10, 30)
+    body = write(url, {"date": (DAY + dt.timedelta(days=1)).isoformat()})
+    assert body["status"] == "open" and body["assignment"] is None

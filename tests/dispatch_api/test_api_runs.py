@@ -17,9 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from core.db import Database
+from core.errors import Conflict
 from core.settings import Settings
 from workforce.models import OptimizationRun, PlanVersion, PlanVisit
-from workforce.runs import recover_runs
+from workforce.runs import create_run, recover_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date.today() + dt.timedelta(days=1)
@@ -197,9 +198,7 @@ def test_worker_killed_mid_run_leaves_no_plan_and_is_failed(
             assert s.scalar(select(func.count()).select_from(PlanVersion)) == 0
             assert s.scalar(select(func.count()).select_from(PlanVisit)) == 0
             assert s.get(OptimizationRun, run["id"]).status == "running"
-        # Still blocks its scope until recovered...
-        assert client.post("/api/v1/optimization-runs", json=body, headers=h).status_code == 409
-        # ...which is what every worker (and the API's own runner) does when it starts.
+        # Every worker (and the API's own runner) recovers such runs when it starts.
         assert recover_runs(database, stale_after_s=120) == [run["id"]]
         failed = client.get(f"/api/v1/optimization-runs/{run['id']}", headers=h).json()
         assert failed["status"] == "failed" and "worker" in failed["error"]
@@ -232,6 +231,65 @@ def test_recovery_uses_heartbeats_for_workers_elsewhere(database: Database, sess
     session.add_all(rows)
     session.commit()
     assert recover_runs(database, stale_after_s=120) == [rows[0].id]
+    # A new run over the same scope is not blocked by a run whose worker went silent.
     session.execute(update(OptimizationRun).values(heartbeat_at=now - dt.timedelta(hours=1)))
     session.commit()
-    assert recover_runs(database, stale_after_s=120) == [rows[1].id]
+    with pytest.raises(Conflict):
+        create_run(
+            db=session,
+            date_from=DAY,
+            date_to=DAY,
+            territory=None,
+            technician_ids=None,
+            time_limit_s=1,
+            stale_after_s=7200,
+        )
+    session.rollback()
+    fresh = create_run(
+        db=session,
+        date_from=DAY,
+        date_to=DAY,
+        territory=None,
+        technician_ids=None,
+        time_limit_s=1,
+        stale_after_s=120,
+    )
+    session.commit()
+    assert fresh.status == "queued"
+    assert session.get(OptimizationRun, rows[1].id).status == "failed"
+    assert recover_runs(database, stale_after_s=120) == []
+
+
+def test_api_restart_fails_runs_of_dead_workers_and_resumes_queued_ones(
+    settings: Settings, session, auth_headers, make_technician, make_job
+) -> None:
+    import socket
+
+    from dispatch_api.app import create_app
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    make_technician()
+    make_job()
+    crashed = OptimizationRun(
+        status="running",
+        date_from=DAY,
+        date_to=DAY,
+        worker_id=f"{socket.gethostname()}:{dead.pid}",
+        heartbeat_at=dt.datetime.now(dt.UTC),
+    )
+    waiting = OptimizationRun(
+        status="queued",
+        date_from=DAY + dt.timedelta(days=1),
+        date_to=DAY + dt.timedelta(days=1),
+        time_limit_s=1,
+    )
+    session.add_all([crashed, waiting])
+    session.commit()
+    h = auth_headers("dispatcher")  # before the app's worker starts writing
+    with TestClient(create_app(settings)) as client:
+        run = client.get(f"/api/v1/optimization-runs/{crashed.id}", headers=h).json()
+        assert run["status"] == "failed" and run["plan_version_id"] is None
+        if settings.is_sqlite:  # the in-process worker picks up what was queued
+            done = _wait(client, h, waiting.id, lambda x: x["status"] != "queued")
+            assert done["status"] in ("running", "succeeded")

@@ -23,9 +23,8 @@ os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "360")
 os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "640")
 os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
 
-import pytest  # noqa: E402
-
-from mobile_live_server import LiveServer, server_available  # noqa: E402
+import pytest
+from mobile_live_server import LiveServer, server_available
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -47,17 +47,8 @@ class FakeDispatch:
         if self.fail_5xx:
             self.fail_5xx -= 1
             return httpx.Response(503, json={"detail": "Busy.", "code": "unavailable"})
-        if request.method == "POST" and request.url.path == "/api/v1/auth/token":
-            form = dict(httpx.QueryParams(request.content.decode()))
-            if form.get("password") != form.get("username"):
-                return httpx.Response(
-                    401, json={"detail": "Wrong user name or password.", "code": "unauthorized"}
-                )
-            return httpx.Response(200, json={"access_token": self.token, "role": "technician"})
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return httpx.Response(401, json={"detail": "Not logged in.", "code": "unauthorized"})
-        if request.method == "GET":
-            return self.read(request)
         if key and key in self.seen:
             status, body = self.seen[key]
             response = httpx.Response(status, json=body, headers={"Idempotent-Replay": "true"})
@@ -70,55 +61,6 @@ class FakeDispatch:
             self.drop_responses -= 1
             raise httpx.ReadError("connection reset after the request", request=request)
         return response
-
-    def read(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path == "/api/v1/me":
-            body: Any = {
-                "id": 5,
-                "username": "tech01",
-                "role": "technician",
-                "technician_id": 1,
-                "name": "Ana Costa",
-            }
-        elif path == "/api/v1/me/jobs":
-            body = [self.full_job(j) for j in self.jobs.values()]
-        elif path == "/api/v1/me/stock":
-            body = [
-                {"sku": k, "name": k.title(), "quantity": v, "serialized": False}
-                for k, v in self.stock.items()
-            ]
-        elif match := re.fullmatch(r"/api/v1/jobs/(\d+)", path):
-            body = self.full_job(self.jobs[int(match[1])])
-        elif match := re.fullmatch(r"/api/v1/jobs/(\d+)/notes", path):
-            body = [n for n in self.notes if n["job_id"] == int(match[1])]
-        else:
-            body = []
-        return httpx.Response(200, json=body)
-
-    @staticmethod
-    def full_job(job: dict[str, Any]) -> dict[str, Any]:
-        n = job["id"]
-        return {
-            "title": "Fibre install",
-            "kind": "install",
-            "priority": 50,
-            "date": None,
-            "customer": {"name": f"Customer {n}", "phone": "+33 6 00 00 00 0%d" % n},
-            "address": f"{n} Rue de la Paix, Paris",
-            "location": {"lat": 48.86, "lon": 2.33},
-            "skills": {"fiber": 2},
-            "items": [{"sku": "ONT-G2", "quantity": 1}],
-            "time_windows": [],
-            "sla_due": None,
-            "duration_min": 60,
-            "assignment": {
-                "sequence": n,
-                "planned_start": f"2026-11-27T{7 + n:02d}:00:00+00:00",
-                "planned_end": f"2026-11-27T{8 + n:02d}:00:00+00:00",
-            },
-            **job,
-        }
 
     def apply(self, request: httpx.Request) -> tuple[int, dict[str, Any]]:
         match = re.fullmatch(r"/api/v1/jobs/(\d+)/(events|notes|used-items)", request.url.path)

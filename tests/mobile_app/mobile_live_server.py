@@ -50,6 +50,7 @@ class LiveServer:
             PYTHONUNBUFFERED="1",
         )
         self.proc: subprocess.Popen[bytes] | None = None
+        self._logins: dict[str, dict] = {}
         self.log = workdir / "server.log"
 
     def _cli(self, *args: str) -> None:
@@ -68,7 +69,7 @@ class LiveServer:
 
     def prepare(self) -> None:
         self._cli("migrate")
-        self._cli("seed")
+        self._cli("seed", "--size", "small")
 
     def start(self, timeout: float = 40.0) -> None:
         with open(self.log, "ab") as log:
@@ -116,14 +117,20 @@ class LiveServer:
                 self.proc.wait(5)
         self.proc = None
 
+    def login(self, username: str, password: str | None = None) -> dict:
+        """The token answer for ``username`` (cached: password hashing is slow on purpose)."""
+        if username not in self._logins:
+            response = httpx.post(
+                f"{self.url}/api/v1/auth/token",
+                data={"username": username, "password": password or username},
+                timeout=10,
+            )
+            response.raise_for_status()
+            self._logins[username] = response.json()
+        return self._logins[username]
+
     def token(self, username: str, password: str | None = None) -> str:
-        response = httpx.post(
-            f"{self.url}/api/v1/auth/token",
-            data={"username": username, "password": password or username},
-            timeout=10,
-        )
-        response.raise_for_status()
-        return response.json()["access_token"]
+        return self.login(username, password)["access_token"]
 
     def client(self, username: str, password: str | None = None) -> httpx.Client:
         """A plain httpx client logged in as ``username`` (for checking server state)."""
@@ -132,3 +139,67 @@ class LiveServer:
             headers={"Authorization": f"Bearer {self.token(username, password)}"},
             timeout=15,
         )
+
+
+def create_job(
+    server: LiveServer,
+    *,
+    technician: str = "tech01",
+    day: str | None = None,
+    title: str = "No sync on DSL line",
+    start_hour: int = 9,
+    items: list[dict] | None = None,
+) -> dict:
+    """A new job assigned to ``technician`` (as a dispatcher would), status dispatched."""
+    import datetime as dt
+
+    day = day or dt.date.today().isoformat()
+    tech_id = server.login(technician)["technician_id"]
+    with server.client("dispatcher") as http:
+        created = http.post(
+            "/api/v1/jobs",
+            json={
+                "source": "ticket",
+                "kind": "repair",
+                "title": title,
+                "customer": {"name": "Marie Dubois", "phone": "+33 6 12 34 56 78"},
+                "address": "12 Rue de la Paix, Paris",
+                "location": {"lat": 48.869, "lon": 2.331},
+                "territory": "north",
+                "duration_min": 60,
+                "skills": {},
+                "time_windows": [],
+                "sla_due": f"{day}T{start_hour + 3:02d}:00:00+00:00",
+                "priority": 80,
+                "items": items if items is not None else [{"sku": "ONT-G2", "quantity": 1}],
+                "date": day,
+            },
+        )
+        created.raise_for_status()
+        job = created.json()
+        assigned = http.patch(
+            f"/api/v1/jobs/{job['id']}/assignment",
+            headers={"If-Match": created.headers["etag"]},
+            json={
+                "technician_id": tech_id,
+                "start": f"{day}T{start_hour:02d}:00:00+00:00",
+                "pinned": False,
+                "force": True,
+            },
+        )
+        assigned.raise_for_status()
+        return assigned.json()
+
+
+def unassign(server: LiveServer, job_id: int) -> dict:
+    """Take a job away from its technician (dispatcher action)."""
+    with server.client("dispatcher") as http:
+        current = http.get(f"/api/v1/jobs/{job_id}")
+        current.raise_for_status()
+        response = http.patch(
+            f"/api/v1/jobs/{job_id}/assignment",
+            headers={"If-Match": current.headers["etag"]},
+            json={"technician_id": None, "start": None, "pinned": None, "force": True},
+        )
+        response.raise_for_status()
+        return response.json()

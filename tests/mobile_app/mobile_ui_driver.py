@@ -23,7 +23,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" 
 
 
 class UiDriver:
-    def __init__(self, app) -> None:  # noqa: ANN001 (a FieldApp; imported lazily by tests)
+    def __init__(self, app) -> None:
         self.app = app
 
     def start(self) -> None:
@@ -37,8 +37,13 @@ class UiDriver:
         self.pump(0.1)
         stopTouchApp()
 
-    def pump(self, seconds: float = 0.0, until: Callable[[], bool] | None = None,
-             timeout: float = 10.0, what: str = "condition") -> None:
+    def pump(
+        self,
+        seconds: float = 0.0,
+        until: Callable[[], bool] | None = None,
+        timeout: float = 10.0,
+        what: str = "condition",
+    ) -> None:
         """Render frames for ``seconds``, or until ``until()`` holds (failing after timeout)."""
         start = time.monotonic()
         while True:
@@ -53,7 +58,7 @@ class UiDriver:
                 return
 
     @property
-    def screen(self):  # noqa: ANN201
+    def screen(self):
         return self.app.root.current_screen
 
     def tap(self, widget: Widget) -> None:
@@ -61,7 +66,12 @@ class UiDriver:
         parent = widget.parent
         while parent is not None and not isinstance(parent, ScrollView):
             parent = None if parent is Window or parent.parent is parent else parent.parent
-        if parent is not None:
+        # Kivy's Factory may load RecycleView under a second module name: compare by name.
+        recycled = parent is not None and any(
+            c.__name__ == "RecycleView" for c in type(parent).__mro__
+        )
+        if parent is not None and not recycled:
+            self.pump(0.05)  # lay out widgets that were just added
             parent.scroll_to(widget, padding=10, animate=False)
             self.pump(0.05)
         x, y = widget.to_window(*widget.center)
@@ -72,7 +82,7 @@ class UiDriver:
         touch.touch_down()
         self.pump(0.02)
         touch.touch_up()
-        self.pump(0.3 if parent is not None else 0.05)
+        self.pump(0.3 if parent is not None else 0.15)
 
     def type_into(self, field: Widget, text: str) -> None:
         field.focus = True
@@ -95,7 +105,8 @@ class UiDriver:
     def find(root: Widget, cls: type, text: str | None = None) -> list[Widget]:
         """Widgets of ``cls`` under ``root`` (optionally with exactly this text)."""
         return [
-            w for w in root.walk(restrict=True)
+            w
+            for w in root.walk(restrict=True)
             if isinstance(w, cls) and (text is None or getattr(w, "text", None) == text)
         ]
 

@@ -104,3 +104,9 @@ def test_sla_countdown():
     assert sla_left({"sla_due": "2026-11-27T12:15:00+00:00"}, now) == "SLA 2h15m"
     assert sla_left({"sla_due": "2026-11-27T09:20:00+00:00"}, now) == "SLA late 40m"
     assert sla_left({"sla_due": None}, now) == ""
+
+
+def test_equipment_is_recorded_only_once_on_site():
+    with pytest.raises(ValueError, match="status: equipment is recorded on site"):
+        check_used_item(STOCK, [], "CABLE-5M", "1", "", status="en_route")
+    assert check_used_item(STOCK, [], "CABLE-5M", "1", "", status="on_site")["quantity"] == 1

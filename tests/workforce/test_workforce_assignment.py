@@ -131,3 +131,28 @@ def test_default_start_and_schedule(
     moved = _assign(client, h, first.id, technician_id=tech.id, start=_at(8, 30))
     assert moved.status_code == 200
     assert moved.json()["version"] > first.version
+
+
+def test_pin_without_moving_and_missing_technician(
+    client: TestClient, auth_headers, make_technician, make_job
+) -> None:
+    h = auth_headers("dispatcher")
+    tech = make_technician()
+    job = make_job()
+    r = _pin(client, h, job.id, {"pinned": True})
+    assert r.status_code == 422 and r.json()["detail"].startswith("body.technician_id")
+    assert _assign(client, h, job.id, technician_id=tech.id, start=_at(9)).status_code == 200
+    r = _pin(client, h, job.id, {"pinned": True})
+    assert r.status_code == 200
+    a = r.json()["assignment"]
+    assert a["pinned"] is True and a["technician_id"] == tech.id and a["planned_start"] == _at(9)
+    r = _pin(client, h, job.id, {"start": _at(10)})
+    assert r.json()["assignment"]["planned_start"] == _at(10)
+    assert r.json()["assignment"]["pinned"] is True
+
+
+def _pin(client: TestClient, h: dict, job_id: int, body: dict) -> object:
+    etag = client.get(f"/api/v1/jobs/{job_id}", headers=h).headers["ETag"]
+    return client.patch(
+        f"/api/v1/jobs/{job_id}/assignment", json=body, headers={**h, "If-Match": etag}
+    )

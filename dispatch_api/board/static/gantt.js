@@ -4,7 +4,7 @@
 // position and a callback: we ask the server and either keep the move or pass `null`,
 // which snaps the bar back to where it was.
 
-import { esc, fmtMinutes, hhmm, pct, priorityBand, STATUS_LABELS } from "./util.js";
+import { esc, fmtMinutes, hhmm, pct, priorityBand, routeColour, STATUS_LABELS } from "./util.js";
 
 const SNAP_MIN = 5;
 const MOVABLE = new Set(["dispatched"]);
@@ -51,7 +51,7 @@ function groupContent(route) {
       ? "not available this day"
       : `${route.visits.length} jobs · ${fmtMinutes(route.travel_min)} travel${t.territory ? ` · ${esc(t.territory)}` : ""}`;
   return (
-    `<div class="tech-name">${esc(t.name)}</div>` +
+    `<div class="tech-name"><span class="swatch" style="background:${routeColour(t.id)}"></span>${esc(t.name)}</div>` +
     `<div class="tech-meta">${meta}</div>` +
     `<div class="util" title="Utilisation ${pct(util)}"><div style="width:${(util * 100).toFixed(0)}%"></div></div>`
   );
@@ -94,7 +94,9 @@ export class Gantt {
       xss: { disabled: true },
       showTooltips: true,
       tooltip: { followMouse: true, delay: 250, overflowMethod: "flip" },
-      tooltipOnItemUpdateTime: { template: (item) => `${hhmm(item.start, this.offset)}–${hhmm(item.end, this.offset)}` },
+      tooltipOnItemUpdateTime: {
+        template: (item) => `${hhmm(item.start, this.offset)}–${hhmm(item.end, this.offset)}`,
+      },
       multiselect: false,
       verticalScroll: true,
       maxHeight: this._height(),
@@ -103,7 +105,10 @@ export class Gantt {
       zoomKey: "ctrlKey",
       horizontalScroll: true,
       groupOrder: "order",
-      format: { minorLabels: { minute: "HH:mm", hour: "HH:mm" }, majorLabels: { minute: "ddd D MMM", hour: "ddd D MMM" } },
+      format: {
+        minorLabels: { minute: "HH:mm", hour: "HH:mm" },
+        majorLabels: { minute: "ddd D MMM", hour: "ddd D MMM" },
+      },
     };
   }
 
@@ -224,10 +229,26 @@ export class Gantt {
     for (const route of routes) {
       const g = route.technician.id;
       if (route.shift) {
-        items.push({ id: `s${g}`, group: g, start: route.shift.start, end: route.shift.end, type: "background", className: "shift", content: "" });
+        items.push({
+          id: `s${g}`,
+          group: g,
+          start: route.shift.start,
+          end: route.shift.end,
+          type: "background",
+          className: "shift",
+          content: "",
+        });
       }
       (route.breaks || []).forEach((b, i) => {
-        items.push({ id: `b${g}-${i}`, group: g, start: b.start, end: b.end, type: "background", className: "break", content: "" });
+        items.push({
+          id: `b${g}-${i}`,
+          group: g,
+          start: b.start,
+          end: b.end,
+          type: "background",
+          className: "break",
+          content: "",
+        });
       });
       for (const visit of route.visits) {
         const job = jobs.get(visit.job_id);

@@ -37,6 +37,7 @@ export class RouteMap {
   }
 
   render(routes, unassigned, offset) {
+    if (this.focus !== null && !routes.some((r) => r.technician.id === this.focus)) this.focus = null;
     this.routes = routes;
     this.unassigned = unassigned;
     this.offset = offset;
@@ -94,8 +95,8 @@ export class RouteMap {
     const lines = el("g", { class: "routes" });
     const stops = el("g", { class: "stops" });
     const depots = el("g", { class: "depots" });
-    this.routes.forEach((route, index) => {
-      const colour = routeColour(index);
+    this.routes.forEach((route) => {
+      const colour = routeColour(route.technician.id);
       const id = route.technician.id;
       const faded = this.focus !== null && this.focus !== id;
       const path = [];
@@ -117,7 +118,13 @@ export class RouteMap {
       }
       if (valid(route.start_location)) {
         const [x, y] = project(route.start_location);
-        depots.appendChild(el("rect", { x: x - 4, y: y - 4, width: 8, height: 8, class: "depot", fill: colour }, `${route.technician.name}: start`));
+        depots.appendChild(
+          el(
+            "rect",
+            { x: x - 4, y: y - 4, width: 8, height: 8, class: "depot", fill: colour },
+            `${route.technician.name}: start`,
+          ),
+        );
       }
       if (faded) return;
       for (const v of route.visits) {

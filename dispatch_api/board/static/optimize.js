@@ -76,10 +76,20 @@ export class Optimizer {
     $("optimize-start").disabled = true;
     try {
       this.run = await api("POST", "/api/v1/optimization-runs", {
-        json: { date_from: this.board.day, date_to: this.board.day, territory, technician_ids: null, time_limit_s: seconds },
+        json: {
+          date_from: this.board.day,
+          date_to: this.board.day,
+          territory,
+          technician_ids: null,
+          time_limit_s: seconds,
+        },
       });
     } catch (err) {
-      this._error(err instanceof ApiError && err.code === "conflict" ? `Another run covers this day already: ${err.message}` : err.message);
+      this._error(
+        err instanceof ApiError && err.code === "conflict"
+          ? `Another run covers this day already: ${err.message}`
+          : err.message,
+      );
       return;
     } finally {
       $("optimize-start").disabled = false;
@@ -94,7 +104,12 @@ export class Optimizer {
     const run = this.run;
     const percent = Math.max(0, Math.min(100, (run.progress && run.progress.percent) || 0));
     $("optimize-bar").style.width = `${run.status === "succeeded" ? 100 : percent}%`;
-    const labels = { queued: "Queued…", running: `Running… ${percent.toFixed(0)}%`, succeeded: "Finished", failed: "Failed" };
+    const labels = {
+      queued: "Queued…",
+      running: `Running… ${percent.toFixed(0)}%`,
+      succeeded: "Finished",
+      failed: "Failed",
+    };
     $("optimize-state").textContent = `Run ${run.id}: ${labels[run.status] || run.status}`;
     const cost = run.progress && run.progress.best_cost;
     $("optimize-cost").textContent = cost != null ? `Best cost so far: ${Number(cost).toFixed(1)}` : "";
@@ -160,15 +175,38 @@ export class Optimizer {
       "</tbody></table>";
     const section = (key, title, entries, line) => {
       const list = entries || [];
-      const items = list.slice(0, LIST_MAX).map((e) => `<li>${line(e)}</li>`).join("");
+      const items = list
+        .slice(0, LIST_MAX)
+        .map((e) => `<li>${line(e)}</li>`)
+        .join("");
       const more = list.length > LIST_MAX ? `<li class="muted">and ${list.length - LIST_MAX} more</li>` : "";
       return `<section class="diff-${key}"><h3>${title} <span class="count">${list.length}</span></h3><ul>${items}${more}</ul></section>`;
     };
     html += '<div class="diff-grid">';
-    html += section("reassigned", "Reassigned", diff.reassigned, (e) => `<b>${esc(e.reference)}</b> ${esc(name(e.from_technician_id))} → ${esc(name(e.to_technician_id))}`);
-    html += section("moved", "Moved", diff.moved, (e) => `<b>${esc(e.reference)}</b> ${hhmm(e.from_start, off)} → ${hhmm(e.to_start, off)}`);
-    html += section("newly-assigned", "Newly assigned", diff.newly_assigned, (e) => `<b>${esc(e.reference)}</b> → ${esc(name(e.technician_id))}`);
-    html += section("newly-unassigned", "Newly unassigned", diff.newly_unassigned, (e) => `<b>${esc(e.reference)}</b> (${esc(e.reason || "no reason")})`);
+    html += section(
+      "reassigned",
+      "Reassigned",
+      diff.reassigned,
+      (e) => `<b>${esc(e.reference)}</b> ${esc(name(e.from_technician_id))} → ${esc(name(e.to_technician_id))}`,
+    );
+    html += section(
+      "moved",
+      "Moved",
+      diff.moved,
+      (e) => `<b>${esc(e.reference)}</b> ${hhmm(e.from_start, off)} → ${hhmm(e.to_start, off)}`,
+    );
+    html += section(
+      "newly-assigned",
+      "Newly assigned",
+      diff.newly_assigned,
+      (e) => `<b>${esc(e.reference)}</b> → ${esc(name(e.technician_id))}`,
+    );
+    html += section(
+      "newly-unassigned",
+      "Newly unassigned",
+      diff.newly_unassigned,
+      (e) => `<b>${esc(e.reference)}</b> (${esc(e.reason || "no reason")})`,
+    );
     html += "</div>";
     const box = $("optimize-diff");
     box.innerHTML = html;

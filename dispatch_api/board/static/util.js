@@ -89,7 +89,7 @@ export const STATUS_LABELS = {
   cancelled: "cancelled",
 };
 
-/** Stable, well-separated route colours (golden-angle hues). */
-export function routeColour(index) {
-  return `hsl(${Math.round((index * 137.508) % 360)}, 62%, 42%)`;
+/** A technician's colour on the map and beside their row: golden-angle hues by id. */
+export function routeColour(technicianId) {
+  return `hsl(${Math.round((technicianId * 137.508) % 360)}, 62%, 42%)`;
 }

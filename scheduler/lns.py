@@ -1,0 +1,345 @@
+"""Ruin-and-recreate around the OR-Tools model, with priority-aware reinsertion.
+
+OR-Tools' local search moves one or two visits at a time; deciding *which* jobs to
+serve on an overloaded day needs bigger steps. Each iteration removes a group of
+related visits (near one another, a string of one route, or random), then
+reinserts the removed and all unserved jobs, most important first, each at its
+cheapest feasible position. A new solution is accepted within a threshold that
+shrinks to zero (record-to-record travel); the best one by the exact objective is
+kept. Feasibility uses :mod:`scheduler.timing`, which is at least as strict as the
+solver model, so the result loads back into OR-Tools for a final polish.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .adapter import RawRoute, Slot
+from .construct import MAX_CHECKS, _fast_schedule, fast_feasible
+from .model import Job, Objective, Problem, SolveParams
+
+# Acceptance scalar in VROOM mode: one priority point is worth this many cost units
+# and one job (any priority) this many more; close to lexicographic, but smooth
+# enough for a threshold to mean something.
+VROOM_POINT = 1000.0
+VROOM_JOB = 200.0
+# Starting acceptance threshold, as a share of the current travel cost.
+THRESHOLD_START = 0.03
+BLINK = 0.02  # probability of skipping a candidate position while reinserting
+# Unserved jobs offered for reinsertion per iteration on very overloaded days (the
+# removed ones always are); keeps an iteration fast with hundreds left out.
+POOL_MAX = 80
+
+
+class Lns:
+    """State and moves of the ruin-and-recreate search (see the module docstring)."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        params: SolveParams,
+        slots: Sequence[Slot],
+        jobs: Sequence[Job],
+        allowed: Sequence[Sequence[int]],
+        preds: Sequence[tuple[int, int]],
+    ) -> None:
+        self.problem = problem
+        self.objective = params.objective
+        self.weights = params.weights
+        self.slots = list(slots)
+        self.jobs = list(jobs)
+        self.allowed = [list(a) for a in allowed]
+        self.preds = list(preds)
+        self.rng = random.Random(params.seed)
+        self.dur = np.asarray(problem.durations)
+        self.costs = np.asarray(
+            problem.costs if problem.costs is not None else problem.durations, dtype=float
+        )
+        self.loc = np.array([j.location for j in self.jobs], dtype=np.int64)
+        # Jobs the LNS never removes once served: pinned ones and both ends of a
+        # precedence (moving them would need both routes re-timed together). Unserved
+        # ones are inserted like any other; a successor only after its predecessors.
+        self.locked = {k for k, j in enumerate(self.jobs) if j.pinned_start is not None}
+        self.locked |= {k for k, j in enumerate(self.jobs) if j.pinned_technician is not None}
+        self.pred_of: dict[int, list[int]] = {}
+        for a, b in self.preds:
+            self.locked |= {a, b}
+            self.pred_of.setdefault(b, []).append(a)
+        self.shift_len = np.array(
+            [s.shift.end - s.shift.start - sum(b.duration for b in s.shift.breaks) for s in slots]
+        )
+        self.allowed_mask = np.zeros((len(self.jobs), len(self.slots)), dtype=bool)
+        for k, vs in enumerate(self.allowed):
+            self.allowed_mask[k, vs] = True
+        self.skus = sorted({s for j in self.jobs for s, q in j.items.items() if q > 0})
+        self.demand = np.array(
+            [[j.items.get(s, 0) for s in self.skus] for j in self.jobs], dtype=np.int64
+        ).reshape(len(self.jobs), len(self.skus))
+        untracked = int(self.demand.sum()) + 1  # room of a van whose stock is not tracked
+        self.stock_cap = np.array(
+            [
+                [untracked if sl.tech.stock is None else sl.tech.stock.get(s, 0) for s in self.skus]
+                for sl in self.slots
+            ],
+            dtype=np.int64,
+        ).reshape(len(self.slots), len(self.skus))
+        near = self.costs[np.ix_(self.loc, self.loc)] if len(self.jobs) else np.zeros((0, 0))
+        self.neighbours = np.argsort(near, axis=1, kind="stable")[:, :40]
+
+    # ------------------------------------------------------------------ evaluation
+    def _route_cost(self, v: int, seq: Sequence[int]) -> float:
+        sh = self.slots[v].shift
+        if not seq:
+            return 0.0
+        locs = [sh.start_location, *(self.loc[k] for k in seq), sh.end_location]
+        return float(sum(self.costs[locs[i], locs[i + 1]] for i in range(len(locs) - 1)))
+
+    def _route_work(self, v: int, seq: Sequence[int]) -> int:
+        sh = self.slots[v].shift
+        if not seq:
+            return 0
+        locs = [sh.start_location, *(self.loc[k] for k in seq), sh.end_location]
+        travel = sum(int(self.dur[locs[i], locs[i + 1]]) for i in range(len(locs) - 1))
+        return travel + sum(self.jobs[k].duration for k in seq)
+
+    def _sla(self, v: int, seq: Sequence[int]) -> float:
+        if self.objective is not Objective.FIELD or not seq:
+            return 0.0
+        if all(self.jobs[k].sla_due is None for k in seq):
+            return 0.0
+        t = _fast_schedule([self.jobs[k] for k in seq], self.slots[v], self.dur)
+        total = 0.0
+        for k, start in zip(seq, t.starts, strict=True):
+            j = self.jobs[k]
+            if j.sla_due is not None:
+                late = max(0, start + j.duration - j.sla_due)
+                total += late * self.weights.sla_late_per_minute / 60 * (1 + j.priority / 25)
+        return total
+
+    def measure(self, routes: list[list[int]]) -> tuple[float, float]:
+        """(travel cost, SLA cost) of ``routes``."""
+        cost = sum(self._route_cost(v, r) for v, r in enumerate(routes))
+        sla = sum(self._sla(v, r) for v, r in enumerate(routes))
+        return cost, sla
+
+    def key(self, routes: list[list[int]], cost: float, sla: float) -> tuple:
+        """Exact objective to keep the best (smaller is better)."""
+        served = [k for r in routes for k in r]
+        prio = sum(self.jobs[k].priority for k in served)
+        if self.objective is Objective.VROOM:
+            return (-prio, -len(served), cost)
+        if self.objective is Objective.DISTANCE:
+            return (-len(served), cost)
+        served_set = set(served)
+        dropped = sum(
+            self.weights.priority * (j.priority + 1)
+            for k, j in enumerate(self.jobs)
+            if k not in served_set
+        )
+        return (dropped + cost * self.weights.travel + sla,)
+
+    def scalar(self, routes: list[list[int]], cost: float, sla: float) -> float:
+        """Smooth version of :meth:`key` for the acceptance test."""
+        served = {k for r in routes for k in r}
+        if self.objective is Objective.FIELD:
+            return self.key(routes, cost, sla)[0]
+        missing = [j for k, j in enumerate(self.jobs) if k not in served]
+        if self.objective is Objective.VROOM:
+            return sum(VROOM_POINT * j.priority + VROOM_JOB for j in missing) + cost
+        return sum(VROOM_JOB * 50 for _ in missing) + cost
+
+    # ------------------------------------------------------------------ moves
+    def ruin(self, routes: list[list[int]]) -> list[int]:
+        served = [k for r in routes for k in r if k not in self.locked]
+        if not served:
+            return []
+        rng = self.rng
+        n = min(len(served), rng.randint(3, max(4, min(30, len(served) // 6))))
+        seed = rng.choice(served)
+        kind = rng.random()
+        where = {k: v for v, r in enumerate(routes) for k in r}
+        if kind < 0.5:  # radial: the seed and its nearest served neighbours
+            picked = [seed]
+            for k in self.neighbours[seed]:
+                k = int(k)
+                if k != seed and k in where and k not in self.locked:
+                    picked.append(k)
+                if len(picked) >= n:
+                    break
+        elif kind < 0.85:  # strings: a run of visits in the seed's route and nearby routes
+            picked = []
+            routes_seen: set[int] = set()
+            for k in [seed, *map(int, self.neighbours[seed])]:
+                if k not in where or where[k] in routes_seen or len(picked) >= n:
+                    continue
+                v = where[k]
+                routes_seen.add(v)
+                r = routes[v]
+                i = r.index(k)
+                length = rng.randint(1, min(len(r), 8))
+                lo = max(0, min(i - rng.randint(0, length - 1), len(r) - length))
+                picked += [x for x in r[lo : lo + length] if x not in self.locked]
+        else:  # random
+            picked = rng.sample(served, n)
+        gone = set(picked)
+        for r in routes:
+            r[:] = [k for k in r if k not in gone]
+        return list(gone)
+
+    def _arcs(self, v: int, r: list[int]) -> tuple[np.ndarray, ...]:
+        """(from place, to place, vehicle, position) of every insertion point of route v."""
+        sh = self.slots[v].shift
+        locs = np.array(
+            [sh.start_location, *(self.loc[x] for x in r), sh.end_location], dtype=np.int64
+        )
+        n = len(locs) - 1
+        return locs[:-1], locs[1:], np.full(n, v), np.arange(n)
+
+    def _used(self, r: list[int]) -> np.ndarray:
+        return self.demand[r].sum(axis=0) if r else np.zeros(len(self.skus), dtype=np.int64)
+
+    def recreate(self, routes: list[list[int]], pool: list[int], work: list[int]) -> None:
+        """Reinsert ``pool`` (most important first) at cheapest feasible positions."""
+        rng = self.rng
+        noise = rng.choice((0.0, 0.0, 5.0, 20.0))
+        if self.objective is Objective.DISTANCE:
+            pool.sort(key=lambda k: rng.random())
+        else:
+            pool.sort(key=lambda k: -(self.jobs[k].priority + rng.random() * noise))
+        n_v = len(routes)
+        arcs = [self._arcs(v, routes[v]) for v in range(n_v)]
+        room = self.stock_cap - np.array([self._used(routes[v]) for v in range(n_v)]).reshape(
+            n_v, len(self.skus)
+        )
+        work_arr = np.asarray(work, dtype=np.int64)
+
+        def flat() -> list[np.ndarray]:
+            return [np.concatenate(part) for part in zip(*arcs, strict=True)]
+
+        A, B, V, P = flat()
+        for k in pool:
+            job = self.jobs[k]
+            j = job.location
+            # Necessary conditions, vectorised over every position of every route.
+            mask = self.allowed_mask[k, V]
+            dt = self.dur[A, j] + self.dur[j, B] - self.dur[A, B]
+            mask &= work_arr[V] + job.duration + dt <= self.shift_len[V]
+            if self.demand[k].any():
+                mask &= (room[V] >= self.demand[k]).all(axis=1)
+            idx = np.nonzero(mask)[0]
+            if not len(idx):
+                continue
+            delta = self.costs[A[idx], j] + self.costs[j, B[idx]] - self.costs[A[idx], B[idx]]
+            checks = 0
+            for i in idx[np.argsort(delta, kind="stable")]:
+                if checks >= MAX_CHECKS:
+                    break
+                if rng.random() < BLINK:
+                    continue
+                v, pos = int(V[i]), int(P[i])
+                seq = list(routes[v])
+                seq.insert(pos, k)
+                checks += 1
+                if not fast_feasible([self.jobs[x] for x in seq], self.slots[v], self.dur):
+                    continue
+                routes[v] = seq
+                work_arr[v] = work[v] = self._route_work(v, seq)
+                room[v] -= self.demand[k]
+                arcs[v] = self._arcs(v, seq)
+                A, B, V, P = flat()
+                break
+
+    # ------------------------------------------------------------------ loop
+    def run(
+        self,
+        start: list[list[int]],
+        seconds: float,
+        on_improve: Callable[[float], None] | None = None,
+    ) -> tuple[list[list[int]], dict]:
+        """Improve ``start`` for ``seconds``; returns the best routes and counters.
+
+        ``on_improve(value)`` is called with the acceptance scalar of each new best.
+        """
+        t0 = time.monotonic()
+        deadline = t0 + seconds
+        cur = [list(r) for r in start]
+        n_v = len(cur)
+        costs = [self._route_cost(v, cur[v]) for v in range(n_v)]
+        slas = [self._sla(v, cur[v]) for v in range(n_v)]
+        cur_val = self.scalar(cur, sum(costs), sum(slas))
+        best = [list(r) for r in cur]
+        best_key = self.key(best, sum(costs), sum(slas))
+        iters = improved = 0
+        while time.monotonic() < deadline:
+            iters += 1
+            cand = [list(r) for r in cur]
+            removed = self.ruin(cand)
+            served = {k for r in cand for k in r}
+            pool = self._pool(served, removed)
+            work = [self._route_work(v, cand[v]) for v in range(n_v)]
+            self.recreate(cand, pool, work)
+            changed = [v for v in range(n_v) if cand[v] != cur[v]]
+            if not changed and not removed:
+                continue
+            c_costs = list(costs)
+            c_slas = list(slas)
+            for v in changed:
+                c_costs[v] = self._route_cost(v, cand[v])
+                c_slas[v] = self._sla(v, cand[v])
+            if self.preds and not self._precedence_ok(cand):
+                continue
+            val = self.scalar(cand, sum(c_costs), sum(c_slas))
+            frac = (time.monotonic() - t0) / seconds
+            threshold = THRESHOLD_START * (1 - frac) * max(1.0, sum(costs))
+            if val <= cur_val + threshold:
+                cur, costs, slas, cur_val = cand, c_costs, c_slas, val
+                k = self.key(cur, sum(costs), sum(slas))
+                if k < best_key:
+                    best, best_key = [list(r) for r in cur], k
+                    improved += 1
+                    if on_improve is not None:
+                        on_improve(val)
+        self.best_key = best_key
+        return best, {"lns_iterations": iters, "lns_improvements": improved}
+
+    def _pool(self, served: set[int], removed: list[int]) -> list[int]:
+        """Jobs to reinsert: the removed ones and the unserved (a sample when there are many)."""
+        out = [
+            k
+            for k in range(len(self.jobs))
+            if k not in served and all(p in served for p in self.pred_of.get(k, ()))
+        ]
+        if len(out) <= POOL_MAX:
+            return out
+        gone = set(removed)
+        rest = [k for k in out if k not in gone]
+        rest.sort(key=lambda k: -self.jobs[k].priority)
+        half = POOL_MAX // 2
+        sample = rest[:half] + self.rng.sample(rest[half:], min(len(rest) - half, half))
+        return list(gone) + sample
+
+    def _precedence_ok(self, routes: list[list[int]]) -> bool:
+        """Earliest starts keep every precedence (both ends are locked in place)."""
+        start: dict[int, int] = {}
+        for v, r in enumerate(routes):
+            if any(k in self.locked for k in r):
+                t = _fast_schedule([self.jobs[k] for k in r], self.slots[v], self.dur)
+                start.update(zip(r, t.starts, strict=True))
+        for a, b in self.preds:
+            if b in start and (a not in start or start[a] + self.jobs[a].duration > start[b]):
+                return False
+        return True
+
+    def raw_routes(self, routes: list[list[int]]) -> list[RawRoute]:
+        """Routes timed by :mod:`scheduler.timing` (earliest schedule), for the plan."""
+        out = []
+        for v, r in enumerate(routes):
+            if not r:
+                continue
+            t = _fast_schedule([self.jobs[k] for k in r], self.slots[v], self.dur)
+            out.append(RawRoute(v, list(r), list(t.starts), t.depart, t.end, list(t.breaks)))
+        return out
