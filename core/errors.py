@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -165,6 +165,22 @@ def install_error_handlers(app: FastAPI) -> None:
                 "code": "conflict",
             },
             status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(_req: Request, exc: Exception) -> JSONResponse:
+        # Values pydantic accepts but the database cannot hold: huge integers, dates past
+        # year 9999, NUL characters in text.
+        log.info("value out of range: %s", exc)
+        return JSONResponse(
+            {
+                "detail": "A value in the request is outside what can be stored (too large a "
+                "number or date, or a NUL character).",
+                "code": "validation_error",
+                "errors": [],
+            },
+            status_code=422,
         )
 
     @app.exception_handler(Exception)

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
+DEV_SECRET_KEY = "change-me-in-production-please-32b"
 
 
 class Settings(BaseSettings):
@@ -25,7 +26,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FWS_DATABASE_URL", "DATABASE_URL"),
     )
     data_dir: Path = DEFAULT_VAR_DIR / "data"
-    secret_key: str = "change-me-in-production-please-32b"
+    secret_key: str = DEV_SECRET_KEY
     token_ttl_min: int = 12 * 60
     timezone: str = "UTC"
     # Optimisation runs: an in-process worker thread serves SQLite; PostgreSQL uses

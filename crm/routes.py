@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.deps import SessionDep
 from crm import schemas, service
@@ -36,5 +36,7 @@ def create_customer(
 
 
 @router.get("/customers/{customer_id}", response_model=schemas.CustomerRead)
-def read_customer(customer_id: int, db: SessionDep, _user: DispatcherUser) -> Customer:
+def read_customer(
+    customer_id: Annotated[int, Path(ge=1, le=2_147_483_647)], db: SessionDep, _user: DispatcherUser
+) -> Customer:
     return service.get_customer(db=db, customer_id=customer_id)

@@ -18,7 +18,7 @@ from core.db import Database
 from core.errors import install_error_handlers
 from core.events import EventBus
 from core.inflight import InFlightLimit, pool_capacity
-from core.settings import Settings, get_settings
+from core.settings import DEV_SECRET_KEY, Settings, get_settings
 from dispatch_api import board, stream
 from workforce import routes as workforce_routes
 from workforce.runs import make_runner
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; tests pass their own settings (database URL, secret...)."""
     settings = settings or get_settings()
+    if settings.secret_key == DEV_SECRET_KEY:
+        log.warning("FWS_SECRET_KEY is the development default: set it outside a demo")
     database = Database(settings.database_url)
     bus = EventBus()
     bus.attach(database)

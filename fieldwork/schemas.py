@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -17,9 +18,25 @@ from pydantic import (
 
 from workforce.schemas import JobRead
 
+
+def no_nul(value: str) -> str:
+    """Text columns cannot store NUL characters; refuse them with the field's name."""
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
 EventType = Literal["en_route", "on_site", "completed", "incomplete", "cancelled"]
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Serial = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Sku = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(no_nul),
+]
+Serial = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(no_nul),
+]
 
 
 class Strict(BaseModel):
@@ -39,7 +56,9 @@ class EventCreate(Strict):
     at: AwareDatetime
     position: Position | None = None
     # validate_default: the check below must run even when the field is left out.
-    reason: str | None = Field(default=None, max_length=2000, validate_default=True)
+    reason: Annotated[str | None, AfterValidator(lambda v: v if v is None else no_nul(v))] = Field(
+        default=None, max_length=2000, validate_default=True
+    )
 
     @field_validator("reason")
     @classmethod
@@ -48,6 +67,19 @@ class EventCreate(Strict):
         if info.data.get("type") == "incomplete" and not value:
             raise ValueError("an 'incomplete' event needs a reason")
         return value or None
+
+
+class EventSummary(BaseModel):
+    """One line of a job's status history."""
+
+    id: int
+    job_id: int
+    type: str
+    from_status: str
+    at: dt.datetime
+    received_at: dt.datetime
+    position: Position | None
+    reason: str | None
 
 
 class EventRead(BaseModel):
@@ -63,7 +95,11 @@ class EventRead(BaseModel):
 
 
 class NoteCreate(Strict):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+        AfterValidator(no_nul),
+    ]
 
 
 class NoteRead(BaseModel):

@@ -9,6 +9,7 @@ one screen refresh by a ``Clock.create_trigger``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
-import httpx
 from kivy.app import App
 from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
@@ -36,7 +37,14 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.utils import platform
 
 from mobile_app import widgets  # noqa: F401  (registers the shared widget rules)
-from mobile_app.api import ApiClient, ApiError, AuthError, RejectedError, normalise_server
+from mobile_app.api import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    RejectedError,
+    TransientError,
+    normalise_server,
+)
 from mobile_app.localview import LocalJob, check_used_item, local_job
 from mobile_app.location import LocationTracker
 from mobile_app.outbox import Action, Backoff, Outbox, OutboxSender
@@ -48,6 +56,8 @@ from mobile_app.screens.today import TodayScreen
 from mobile_app.store import Store
 
 MOBILE = platform in ("android", "ios")
+#: Pillow makes small thumbnails; the phone build leaves it out and shows the original.
+HAVE_PIL = importlib.util.find_spec("PIL") is not None
 
 
 def _safe_dirname(*parts: str) -> str:
@@ -56,7 +66,10 @@ def _safe_dirname(*parts: str) -> str:
 
 
 class FieldApp(App):
-    """Technician app. ``server`` pre-fills the login; ``data_dir`` overrides user_data_dir."""
+    """Technician app. ``server`` pre-fills the login; ``data_dir`` overrides user_data_dir.
+
+    ``transport`` (an ``httpx`` transport) is handed to :class:`ApiClient`, for tests.
+    """
 
     title = "Fieldplan Technician"
 
@@ -86,11 +99,13 @@ class FieldApp(App):
         self,
         server: str | None = None,
         data_dir: str | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: Any = None,
         backoff: Backoff | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Names user_data_dir (e.g. ~/.config/fieldplan-technician on Linux).
+        self._app_name = "fieldplan-technician"
         self._server_arg = server
         self._data_dir = data_dir
         self._transport = transport
@@ -98,6 +113,7 @@ class FieldApp(App):
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api")
         self.api: ApiClient | None = None
         self.sender: OutboxSender | None = None
+        self._store_dir: str | None = None
         self.tracker = LocationTracker(self._queue_positions)
         self._refresh_trigger = Clock.create_trigger(self._bump, 0.05)
         self._location_tick = None
@@ -220,8 +236,10 @@ class FieldApp(App):
     def _bg_error(self, exc: Exception, on_err: Callable[[Exception], None] | None) -> None:
         if isinstance(exc, AuthError) and self.logged_in:
             self._auth_required()
-        if isinstance(exc, ApiError):
-            self.online = exc.status is not None
+        if isinstance(exc, TransientError):
+            self.online = exc.status is not None  # no status: no answer at all
+        elif isinstance(exc, ApiError) and exc.status is not None:
+            self.online = True
         if on_err:
             on_err(exc)
         else:
@@ -301,7 +319,7 @@ class FieldApp(App):
         self.api = client or ApiClient(self.server_url, transport=self._transport)
         self.api.token = session["token"]
         user_dir = self._user_dir()
-        if self.store is None or getattr(self, "_store_dir", None) != user_dir:
+        if self.store is None or self._store_dir != user_dir:
             self._close_stores()
             self.store = Store(os.path.join(user_dir, "cache.db"))
             self.outbox = Outbox(os.path.join(user_dir, "outbox.db"))
@@ -324,7 +342,8 @@ class FieldApp(App):
 
     def _close_stores(self) -> None:
         if self.sender:
-            self.sender.stop()
+            # Do not hold the UI for a request in flight; its action simply stays pending.
+            self.sender.stop(timeout=1.0)
             self.sender = None
         for db in (self.store, self.outbox):
             if db is not None:
@@ -437,8 +456,12 @@ class FieldApp(App):
         api, store = self.api, self.store
         self.busy = True
 
+        outbox = self.outbox
+
         def work() -> None:
-            store.replace_day(day, api.my_jobs(day))
+            jobs = api.my_jobs(day)
+            keep = {a.job_id for a in outbox.pending() + outbox.failed() if a.job_id}
+            store.replace_day(day, jobs, keep=keep)
             store.put_stock(api.my_stock())
 
         def ok(_result: Any) -> None:
@@ -471,14 +494,17 @@ class FieldApp(App):
         """Fetch one job with its notes, photos and used items."""
         if self.api is None or self.store is None:
             return
-        api, store = self.api, self.store
+        api, store, outbox = self.api, self.store, self.outbox
 
         def work() -> None:
             try:
                 store.put_job(api.job(job_id))
             except RejectedError as exc:
                 if exc.status == 404:
-                    store.drop_job(job_id)
+                    if outbox.for_job(job_id):
+                        store.mark_gone(job_id)
+                    else:
+                        store.drop_job(job_id)
                 raise
             store.merge_job_list("notes", job_id, api.notes(job_id))
             store.merge_job_list("used_items", job_id, api.used_items(job_id))
@@ -516,26 +542,31 @@ class FieldApp(App):
         api = self.api
         thumbs = os.path.join(self._user_dir(), "thumbs")
         stem = photo.get("id") or uuid.uuid5(uuid.NAMESPACE_URL, str(photo.get("local_path")))
-        name = f"{stem}.png"
-        target = os.path.join(thumbs, name)
+        original = str(photo.get("local_path") or photo.get("filename") or "photo.jpg")
+        ext = ".png" if HAVE_PIL else (os.path.splitext(original)[1].lower() or ".jpg")
+        target = os.path.join(thumbs, f"{stem}{ext}")
         if os.path.exists(target):
             on_ready(target)
             return
 
         def work() -> str:
-            from PIL import Image
-
             source = photo.get("local_path")
-            if source and os.path.exists(source):
-                image = Image.open(source)
-            else:
-                import io
-
-                image = Image.open(io.BytesIO(api.photo_bytes(photo)))
-            image.thumbnail((256, 256))
+            if not (source and os.path.exists(source)):
+                source = f"{target}.{uuid.uuid4().hex}.download"
+                with open(source, "wb") as fh:
+                    fh.write(api.photo_bytes(photo))
             tmp = f"{target}.{uuid.uuid4().hex}.tmp"
-            image.convert("RGB").save(tmp, "PNG")
+            if not HAVE_PIL:  # phone builds without Pillow: Kivy scales the original
+                shutil.copyfile(source, tmp)
+            else:
+                from PIL import Image
+
+                with Image.open(source) as image:
+                    image.thumbnail((256, 256))
+                    image.convert("RGB").save(tmp, "PNG")
             os.replace(tmp, target)
+            if source.endswith(".download"):
+                os.remove(source)
             return target
 
         def failed(exc: Exception) -> None:
@@ -665,7 +696,7 @@ class FieldApp(App):
         loc = job.get("location") or {}
         address = str(job.get("address") or "")
         if loc.get("lat") is None or loc.get("lon") is None:
-            return "geo:0,0?q=" + httpx.QueryParams({"q": address}).get("q", "")
+            return "geo:0,0?q=" + quote(address)
         lat, lon = loc["lat"], loc["lon"]
         label = address.replace("(", " ").replace(")", " ")
         return f"geo:{lat},{lon}?q={lat},{lon}({label})"

@@ -82,10 +82,12 @@ class LocalJob:
     used_items: list[dict[str, Any]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     incomplete_reason: str | None = None
+    #: The server no longer lists this job for the technician (reassigned or removed).
+    gone: bool = False
 
     @property
     def actions(self) -> tuple[str, ...]:
-        return allowed_actions(self.status)
+        return () if self.gone else allowed_actions(self.status)
 
 
 KIND_LABELS = {
@@ -184,6 +186,7 @@ def local_job(
         photos=[dict(p, pending=False) for p in photos or []],
         used_items=[dict(u, pending=False) for u in used_items or []],
         incomplete_reason=job.get("incomplete_reason"),
+        gone=bool(job.get("_gone")),
     )
     for action in actions:
         if action.state == FAILED:

@@ -141,11 +141,14 @@ class Outbox:
             )
             return [Action.from_row(r) for r in rows.fetchall()]
 
+    def by_state(self, state: str) -> list[Action]:
+        return self._select("state = ?", (state,))
+
     def pending(self) -> list[Action]:
-        return self._select("state = ?", (PENDING,))
+        return self.by_state(PENDING)
 
     def failed(self) -> list[Action]:
-        return self._select("state = ?", (FAILED,))
+        return self.by_state(FAILED)
 
     def for_job(self, job_id: int, states: tuple[str, ...] = (PENDING, FAILED)) -> list[Action]:
         marks = ",".join("?" * len(states))

@@ -87,19 +87,40 @@ class Store:
         self.delete("session")
 
     # -- jobs ---------------------------------------------------------------------------
-    def replace_day(self, day: str, jobs: list[dict[str, Any]]) -> None:
-        """Store the server's list for ``day``; jobs no longer in it were taken away."""
+    def replace_day(
+        self, day: str, jobs: list[dict[str, Any]], keep: set[int] | frozenset[int] = frozenset()
+    ) -> None:
+        """Store the server's list for ``day``; jobs no longer in it were taken away.
+
+        A job in ``keep`` (it still has queued or refused actions) stays, marked ``_gone``, so
+        the technician sees what happened to their work instead of it vanishing.
+        """
         now = time.time()
+        listed = {job["id"] for job in jobs}
         with self._lock:
+            newer = {
+                job["id"]: json.dumps(cached)
+                for job in jobs
+                if (cached := self.job(job["id"])) is not None
+                and int(cached.get("version") or 0) > int(job.get("version") or 0)
+            }
             self._db.execute("BEGIN")
             try:
-                self._db.execute("DELETE FROM jobs WHERE day=?", (day,))
+                for job_id in set(keep) - listed:
+                    self._mark_gone(job_id)
+                self._db.execute(
+                    f"DELETE FROM jobs WHERE day=? AND id NOT IN ({','.join('?' * len(keep))})",
+                    (day, *keep),
+                )
                 for job in jobs:
                     self._db.execute(
                         "INSERT OR REPLACE INTO jobs (id, day, sort_key, body, fetched_at) "
                         "VALUES (?,?,?,?,?)",
                         (job["id"], job.get("date") or day, _sort_key(job), json.dumps(job), now),
                     )
+                # A list read before an event's answer arrived must not roll the job back.
+                for job_id, body in newer.items():
+                    self._db.execute("UPDATE jobs SET body=? WHERE id=?", (body, job_id))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -107,15 +128,30 @@ class Store:
         self.put(f"day:{day}", {"count": len(jobs)})
 
     def put_job(self, job: dict[str, Any]) -> None:
-        """Store one fresh job (from a GET or from an event's answer)."""
+        """Store one fresh job (from a GET or from an event's answer), never an older one."""
         with self._lock:
-            row = self._db.execute("SELECT day FROM jobs WHERE id=?", (job["id"],)).fetchone()
+            row = self._db.execute("SELECT day, body FROM jobs WHERE id=?", (job["id"],)).fetchone()
+            if row is not None:
+                cached = json.loads(row["body"])
+                if int(cached.get("version") or 0) > int(job.get("version") or 0):
+                    return
             day = job.get("date") or (row["day"] if row else "")
             self._db.execute(
                 "INSERT OR REPLACE INTO jobs (id, day, sort_key, body, fetched_at) "
                 "VALUES (?,?,?,?,?)",
                 (job["id"], day, _sort_key(job), json.dumps(job), time.time()),
             )
+
+    def _mark_gone(self, job_id: int) -> None:
+        row = self._db.execute("SELECT body FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is not None:
+            body = dict(json.loads(row["body"]), _gone=True)
+            self._db.execute("UPDATE jobs SET body=? WHERE id=?", (json.dumps(body), job_id))
+
+    def mark_gone(self, job_id: int) -> None:
+        """The server no longer shows this job to the technician (reassigned or removed)."""
+        with self._lock:
+            self._mark_gone(job_id)
 
     def drop_job(self, job_id: int) -> None:
         with self._lock:

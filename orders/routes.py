@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.deps import SessionDep, SettingsDep
 from orders import schemas, service
@@ -35,5 +35,7 @@ def create_order(
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderRead)
-def read_order(order_id: int, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
+def read_order(
+    order_id: Annotated[int, Path(ge=1, le=2_147_483_647)], db: SessionDep, _user: DispatcherUser
+) -> dict[str, Any]:
     return service.order_to_dict(service.get_order(db=db, order_id=order_id))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas import Instant
-from workforce.schemas import LatLon, SkillLevel, SkillName, TimeWindowIn
+from workforce.schemas import Day, DbId, LatLon, SkillLevel, SkillName, TimeWindowIn
 
 
 class OrderLineIn(BaseModel):
@@ -25,7 +23,7 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reference: str | None = Field(default=None, min_length=1, max_length=80)
-    customer_id: int
+    customer_id: DbId
     lines: list[OrderLineIn] = Field(min_length=1)
     address: str | None = Field(default=None, max_length=300)
     location: LatLon | None = None
@@ -34,7 +32,7 @@ class OrderCreate(BaseModel):
     skills: dict[SkillName, SkillLevel] = {"ftth_install": 1}
     time_windows: list[TimeWindowIn] = []
     priority: int = Field(default=50, ge=0, le=100)
-    date: dt.date | None = None
+    date: Day | None = None
 
 
 class OrderLineRead(BaseModel):

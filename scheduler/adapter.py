@@ -9,6 +9,7 @@ into ``Adapter.jobs``), then for vehicle ``v`` node ``J + 2v`` is its start and
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,10 +30,13 @@ PINNED_PENALTY_FACTOR = 1000
 # small search of its own); far more than it needs.
 RESTORE_LIMIT_S = 60.0
 
-# Waiting is allowed anywhere; the time dimension's slack may absorb up to the whole
-# horizon, so "slack max" = horizon (seconds).
-# Capacity of the stock dimensions for a van whose stock is not tracked: more than
-# all jobs together can consume.
+# Limit of the LNS sub-searches when the search starts from given routes: the first
+# of them restores the routes, which on long routes takes more than the 0.1 s default.
+RESTORE_LNS_S = 10.0
+
+# Other constants are computed per problem where they are used: the horizon (time
+# dimension capacity and slack: waiting may take any time), the lexicographic
+# penalties of the VROOM objective, the capacity of untracked vans.
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class Adapter:
         ends = [J + 2 * v + 1 for v in range(V)]
         self.manager = pywrapcp.RoutingIndexManager(J + 2 * V, V, starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
-        m, r = self.manager, self.routing
+        r = self.routing
         n_nodes = J + 2 * V
         # Matrix and vector callbacks are read by *node* (the wrapper maps indices).
         service = np.zeros(n_nodes, dtype=np.int64)
@@ -184,9 +188,7 @@ class Adapter:
         travel_bound = int(arc.max(axis=1).sum()) + 1
         self.penalties: list[int] = []
         if self.objective is Objective.FIELD:
-            base = [
-                int(round(w.priority * (j.priority + 1) * FIELD_COST_SCALE)) for j in self.jobs
-            ]
+            base = [round(w.priority * (j.priority + 1) * FIELD_COST_SCALE) for j in self.jobs]
             other = travel_bound + sum(base) + 1
         elif self.objective is Objective.VROOM:
             # Lexicographic: one job more is worth more than any travel (unit = travel
@@ -224,7 +226,7 @@ class Adapter:
                 r.VehicleVar(m.NodeToIndex(k)).SetValues([-1, *sorted(vehicles)])
 
     def _stock(self) -> None:
-        r, m = self.routing, self.manager
+        r = self.routing
         skus = sorted({sku for j in self.jobs for sku, q in j.items.items() if q > 0})
         n_nodes = self.n_jobs + 2 * self.n_vehicles
         for sku in skus:
@@ -247,13 +249,11 @@ class Adapter:
                 continue
             per_s = w.sla_late_per_minute / 60 * (1 + job.priority / 25) * FIELD_COST_SCALE
             bound = max(0, int(job.sla_due - job.duration))
-            self.time.SetCumulVarSoftUpperBound(
-                m.NodeToIndex(k), bound, max(1, int(round(per_s)))
-            )
+            self.time.SetCumulVarSoftUpperBound(m.NodeToIndex(k), bound, max(1, round(per_s)))
         # Preferred technicians: a "pref" dimension whose per-vehicle transit is the
         # price of a job done by someone it does not prefer; its span is charged 1:1.
         if w.preferred_technician > 0 and any(j.preferred_technicians for j in self.jobs):
-            price = int(round(w.preferred_technician * FIELD_COST_SCALE))
+            price = round(w.preferred_technician * FIELD_COST_SCALE)
             n_nodes = self.n_jobs + 2 * self.n_vehicles
             per_tech: dict[str, int] = {}
             callbacks = []
@@ -272,7 +272,7 @@ class Adapter:
         # (the longest route's work, as every route starts at 0) is charged.
         if w.balance > 0:
             r.AddDimension(self.time_cb, 0, self.horizon, True, "work")
-            coef = max(1, int(round(w.balance * FIELD_COST_SCALE)))
+            coef = max(1, round(w.balance * FIELD_COST_SCALE))
             r.GetDimensionOrDie("work").SetGlobalSpanCostCoefficient(coef)
 
     def _precedence(self) -> None:
@@ -349,6 +349,9 @@ class Adapter:
             self.loaded = init is not None
             if init is not None:
                 sp = self.search_parameters(time_limit, first=False, metaheuristic=metaheuristic)
+                # The search first re-places the breaks of the given routes under the
+                # LNS sub-search limit (0.1 s by default); long routes need more.
+                sp.lns_time_limit.FromMilliseconds(int(1000 * min(RESTORE_LNS_S, time_limit)))
                 return self.routing.SolveFromAssignmentWithParameters(init, sp)
         sp = self.search_parameters(time_limit, True, metaheuristic)
         self._closed = True
@@ -373,7 +376,7 @@ class Adapter:
         for v, r in enumerate(routes):
             if r:
                 nodes = [J + 2 * v, *r, J + 2 * v + 1]
-                total += int(sum(self.arc_cost[a, b] for a, b in zip(nodes, nodes[1:])))
+                total += int(sum(self.arc_cost[a, b] for a, b in itertools.pairwise(nodes)))
         return int(total)
 
     def drop_orphans(self, routes: list[RawRoute]) -> int:

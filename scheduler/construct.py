@@ -5,18 +5,19 @@ filters (breaks are expensive there), which takes minutes on 1,000 jobs. This on
 inserts jobs in order of priority (then tighter windows first) at the cheapest
 position that keeps the route feasible by :mod:`scheduler.timing`, whose rules are
 at least as strict as the solver model's, so OR-Tools accepts the result as is.
-Jobs with a predecessor in the batch are left to the local search.
+A successor is offered only after its predecessors are in, and only where it can
+start after they end.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from .adapter import Slot
-from .model import Break, Job, Objective, Problem, Shift
+from .model import Break, Job, Objective, Problem, Shift, SolveParams
 from .timing import Timed, _simulate, schedule, window_start
 
 MAX_CHECKS = 25  # feasibility checks per job, cheapest positions first
@@ -45,7 +46,7 @@ def _fast_schedule(seq: Sequence[Job], slot: Slot, dur: np.ndarray) -> Timed:
 
 
 def _one_break_ok(
-    seq: Sequence[Job], shift: Shift, legs: Sequence[int], br: Break, gap: int
+    seq: Sequence[Job], shift: Shift, legs: Sequence[int], br: Break | None, gap: int
 ) -> bool:
     """Feasibility of ``seq`` with the single break in ``gap``; stops at the first miss.
 
@@ -57,7 +58,7 @@ def _one_break_ok(
     n = len(seq)
     for i in range(n + 1):
         leg = legs[i]
-        if i == gap:
+        if i == gap and br is not None:
             bs = t if t > br.earliest else br.earliest
             if bs > br.latest:
                 return False
@@ -69,7 +70,8 @@ def _one_break_ok(
                 return False
             if shift.max_work is not None:
                 depart = shift.start + (first_wait or 0)
-                if ready - depart - br.duration > shift.max_work:
+                pause = br.duration if br is not None else 0
+                if ready - depart - pause > shift.max_work:
                     return False
             return True
         job = seq[i]
@@ -99,11 +101,13 @@ def _one_break_ok(
 def fast_feasible(seq: Sequence[Job], slot: Slot, dur: np.ndarray) -> bool:
     """Whether ``seq`` fits ``slot`` (times only), trying the break's likely gaps."""
     sh = slot.shift
-    if len(sh.breaks) != 1:
+    if len(sh.breaks) > 1:
         return _fast_schedule(seq, slot, dur).overrun == 0
-    br = sh.breaks[0]
     locs = [sh.start_location] + [j.location for j in seq] + [sh.end_location]
     legs = [int(dur[locs[k], locs[k + 1]]) for k in range(len(locs) - 1)]
+    if not sh.breaks:
+        return _one_break_ok(seq, sh, legs, None, -1)
+    br = sh.breaks[0]
     natural = _natural_gap(seq, sh, legs, br)
     for g in (natural, natural + 1, natural - 1, natural + 2):
         if 0 <= g <= len(seq) and _one_break_ok(seq, sh, legs, br, g):
@@ -134,14 +138,15 @@ def construct(
     allowed: Sequence[Sequence[int]],
     preds: Sequence[tuple[int, int]],
     seconds: float,
+    params: SolveParams | None = None,
 ) -> list[list[int]]:
-    """Routes (per vehicle, job positions in order) built within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    dur = np.asarray(problem.durations)
-    costs = np.asarray(problem.costs if problem.costs is not None else problem.durations)
-    routes: list[list[int]] = [[] for _ in slots]
-    items: list[dict[str, int]] = [{} for _ in slots]
-    has_pred = {b for _, b in preds}
+    """Routes (per vehicle, job positions in order): every job offered once, in order."""
+    from .lns import Lns  # the insertion move lives with the ruin-and-recreate search
+
+    params = params or SolveParams(objective=objective)
+    if params.objective is not objective:
+        params = replace(params, objective=objective)
+    lns = Lns(problem, params, slots, jobs, allowed, preds)
 
     def width(j: Job) -> int:
         if j.pinned_start is not None:
@@ -154,37 +159,7 @@ def construct(
         prio = 0 if objective is Objective.DISTANCE else -j.priority
         return (not pinned, prio, width(j), k)
 
-    order = sorted((k for k in range(len(jobs)) if k not in has_pred), key=key)
-    for k in order:
-        if time.monotonic() > deadline:
-            break
-        job = jobs[k]
-        cand_v, cand_p, cand_d = [], [], []
-        for v in allowed[k]:
-            tech = slots[v].tech
-            if tech.stock is not None and any(
-                items[v].get(s, 0) + q > tech.stock.get(s, 0) for s, q in job.items.items()
-            ):
-                continue
-            sh = slots[v].shift
-            locs = np.array(
-                [sh.start_location] + [jobs[i].location for i in routes[v]] + [sh.end_location]
-            )
-            delta = costs[locs[:-1], job.location] + costs[job.location, locs[1:]]
-            delta = delta - costs[locs[:-1], locs[1:]]
-            cand_v.append(np.full(len(delta), v))
-            cand_p.append(np.arange(len(delta)))
-            cand_d.append(delta)
-        if not cand_d:
-            continue
-        vs, ps, ds = np.concatenate(cand_v), np.concatenate(cand_p), np.concatenate(cand_d)
-        for i in np.argsort(ds, kind="stable")[:MAX_CHECKS]:
-            v, pos = int(vs[i]), int(ps[i])
-            seq = [jobs[x] for x in routes[v]]
-            seq.insert(pos, job)
-            if fast_feasible(seq, slots[v], dur):
-                routes[v].insert(pos, k)
-                for s, q in job.items.items():
-                    items[v][s] = items[v].get(s, 0) + q
-                break
+    routes: list[list[int]] = [[] for _ in slots]
+    order = sorted(range(len(jobs)), key=key)
+    lns.recreate(routes, order, [0] * len(slots), keep_order=True, deadline=seconds)
     return routes

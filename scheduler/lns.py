@@ -66,11 +66,32 @@ class Lns:
         self.locked = {k for k, j in enumerate(self.jobs) if j.pinned_start is not None}
         self.locked |= {k for k, j in enumerate(self.jobs) if j.pinned_technician is not None}
         self.pred_of: dict[int, list[int]] = {}
+        self.prec_jobs = {k for pair in self.preds for k in pair}
         for a, b in self.preds:
             self.locked |= {a, b}
             self.pred_of.setdefault(b, []).append(a)
         self.shift_len = np.array(
             [s.shift.end - s.shift.start - sum(b.duration for b in s.shift.breaks) for s in slots]
+        )
+        # Loosest window bounds of each job (first opening, last closing).
+        far = 10 * 86_400 * 365
+        self.tw_open = np.array(
+            [
+                j.pinned_start
+                if j.pinned_start is not None
+                else min((w.start for w in j.time_windows), default=0)
+                for j in self.jobs
+            ],
+            dtype=np.int64,
+        )
+        self.tw_close = np.array(
+            [
+                j.pinned_start
+                if j.pinned_start is not None
+                else max((w.end for w in j.time_windows), default=far)
+                for j in self.jobs
+            ],
+            dtype=np.int64,
         )
         self.allowed_mask = np.zeros((len(self.jobs), len(self.slots)), dtype=bool)
         for k, vs in enumerate(self.allowed):
@@ -87,6 +108,9 @@ class Lns:
             ],
             dtype=np.int64,
         ).reshape(len(self.slots), len(self.skus))
+        # DISTANCE mode: a missing job costs more than any detour could (twice the
+        # longest arc), so serving everything comes first.
+        self.job_value = 2.0 * float(self.costs.max()) + 1.0 if self.costs.size else 1.0
         near = self.costs[np.ix_(self.loc, self.loc)] if len(self.jobs) else np.zeros((0, 0))
         self.neighbours = np.argsort(near, axis=1, kind="stable")[:, :40]
 
@@ -150,7 +174,7 @@ class Lns:
         missing = [j for k, j in enumerate(self.jobs) if k not in served]
         if self.objective is Objective.VROOM:
             return sum(VROOM_POINT * j.priority + VROOM_JOB for j in missing) + cost
-        return sum(VROOM_JOB * 50 for _ in missing) + cost
+        return len(missing) * self.job_value + cost
 
     # ------------------------------------------------------------------ moves
     def ruin(self, routes: list[list[int]]) -> list[int]:
@@ -191,25 +215,68 @@ class Lns:
         return list(gone)
 
     def _arcs(self, v: int, r: list[int]) -> tuple[np.ndarray, ...]:
-        """(from place, to place, vehicle, position) of every insertion point of route v."""
+        """Per insertion point of route v: from place, to place, vehicle, position,
+        earliest departure from the "from" stop and latest start at the "to" stop.
+
+        The two times ignore breaks, pins and gaps between windows, so they only
+        over-estimate what fits: a cheap necessary test before the full one.
+        """
         sh = self.slots[v].shift
-        locs = np.array(
-            [sh.start_location, *(self.loc[x] for x in r), sh.end_location], dtype=np.int64
-        )
+        locs = [sh.start_location, *(int(self.loc[x]) for x in r), sh.end_location]
         n = len(locs) - 1
-        return locs[:-1], locs[1:], np.full(n, v), np.arange(n)
+        dep = [0] * n
+        t = sh.start
+        dep[0] = t
+        for i, k in enumerate(r):
+            t = max(t + int(self.dur[locs[i], locs[i + 1]]), int(self.tw_open[k]))
+            t += self.jobs[k].duration
+            dep[i + 1] = t
+        latest = [0] * n
+        lt = sh.end
+        latest[n - 1] = lt
+        for i in range(len(r) - 1, -1, -1):
+            k = r[i]
+            lt = min(
+                int(self.tw_close[k]),
+                lt - int(self.dur[locs[i + 1], locs[i + 2]]) - self.jobs[k].duration,
+            )
+            latest[i] = lt
+        arr = np.array(locs, dtype=np.int64)
+        return (
+            arr[:-1],
+            arr[1:],
+            np.full(n, v),
+            np.arange(n),
+            np.array(dep, dtype=np.int64),
+            np.array(latest, dtype=np.int64),
+        )
 
     def _used(self, r: list[int]) -> np.ndarray:
         return self.demand[r].sum(axis=0) if r else np.zeros(len(self.skus), dtype=np.int64)
 
-    def recreate(self, routes: list[list[int]], pool: list[int], work: list[int]) -> None:
-        """Reinsert ``pool`` (most important first) at cheapest feasible positions."""
+    def recreate(
+        self,
+        routes: list[list[int]],
+        pool: list[int],
+        work: list[int],
+        keep_order: bool = False,
+        deadline: float | None = None,
+    ) -> None:
+        """Reinsert ``pool`` (most important first) at cheapest feasible positions.
+
+        ``keep_order`` takes ``pool`` as given; ``deadline`` (seconds from now) stops early.
+        """
         rng = self.rng
-        noise = rng.choice((0.0, 0.0, 5.0, 20.0))
-        if self.objective is Objective.DISTANCE:
+        stop = None if deadline is None else time.monotonic() + deadline
+        if keep_order:
+            pass
+        elif self.objective is Objective.DISTANCE:
             pool.sort(key=lambda k: rng.random())
         else:
+            noise = rng.choice((0.0, 0.0, 5.0, 20.0))
             pool.sort(key=lambda k: -(self.jobs[k].priority + rng.random() * noise))
+        blink = 0.0 if keep_order else BLINK
+        served = {k for r in routes for k in r}
         n_v = len(routes)
         arcs = [self._arcs(v, routes[v]) for v in range(n_v)]
         room = self.stock_cap - np.array([self._used(routes[v]) for v in range(n_v)]).reshape(
@@ -220,8 +287,12 @@ class Lns:
         def flat() -> list[np.ndarray]:
             return [np.concatenate(part) for part in zip(*arcs, strict=True)]
 
-        A, B, V, P = flat()
+        A, B, V, P, DEP, LAT = flat()
         for k in pool:
+            if stop is not None and time.monotonic() > stop:
+                break
+            if any(p not in served for p in self.pred_of.get(k, ())):
+                continue
             job = self.jobs[k]
             j = job.location
             # Necessary conditions, vectorised over every position of every route.
@@ -230,6 +301,8 @@ class Lns:
             mask &= work_arr[V] + job.duration + dt <= self.shift_len[V]
             if self.demand[k].any():
                 mask &= (room[V] >= self.demand[k]).all(axis=1)
+            st = np.maximum(DEP + self.dur[A, j], self.tw_open[k])
+            mask &= (st <= self.tw_close[k]) & (st + job.duration + self.dur[j, B] <= LAT)
             idx = np.nonzero(mask)[0]
             if not len(idx):
                 continue
@@ -238,7 +311,7 @@ class Lns:
             for i in idx[np.argsort(delta, kind="stable")]:
                 if checks >= MAX_CHECKS:
                     break
-                if rng.random() < BLINK:
+                if blink and rng.random() < blink:
                     continue
                 v, pos = int(V[i]), int(P[i])
                 seq = list(routes[v])
@@ -246,11 +319,14 @@ class Lns:
                 checks += 1
                 if not fast_feasible([self.jobs[x] for x in seq], self.slots[v], self.dur):
                     continue
+                if self.preds and not self._prec_local_ok(v, seq, routes):
+                    continue
                 routes[v] = seq
                 work_arr[v] = work[v] = self._route_work(v, seq)
                 room[v] -= self.demand[k]
                 arcs[v] = self._arcs(v, seq)
-                A, B, V, P = flat()
+                A, B, V, P, DEP, LAT = flat()
+                served.add(k)
                 break
 
     # ------------------------------------------------------------------ loop
@@ -321,6 +397,38 @@ class Lns:
         half = POOL_MAX // 2
         sample = rest[:half] + self.rng.sample(rest[half:], min(len(rest) - half, half))
         return list(gone) + sample
+
+    def _starts(self, v: int, seq: Sequence[int]) -> dict[int, int]:
+        t = _fast_schedule([self.jobs[k] for k in seq], self.slots[v], self.dur)
+        return dict(zip(seq, t.starts, strict=True))
+
+    def _prec_local_ok(self, v: int, seq: list[int], routes: list[list[int]]) -> bool:
+        """Precedences touching route ``v`` still hold with ``seq`` as its new order."""
+        if not any(k in self.prec_jobs for k in seq):
+            return True
+        mine = self._starts(v, seq)
+        where = {k: u for u, r in enumerate(routes) if u != v for k in r if k in self.prec_jobs}
+        cache: dict[int, dict[int, int]] = {}
+
+        def start_of(k: int) -> int | None:
+            if k in mine:
+                return mine[k]
+            u = where.get(k)
+            if u is None:
+                return None
+            if u not in cache:
+                cache[u] = self._starts(u, routes[u])
+            return cache[u][k]
+
+        for a, b in self.preds:
+            if a in mine or b in mine:
+                sb = start_of(b)
+                if sb is None:
+                    continue
+                sa = start_of(a)
+                if sa is None or sa + self.jobs[a].duration > sb:
+                    return False
+        return True
 
     def _precedence_ok(self, routes: list[list[int]]) -> bool:
         """Earliest starts keep every precedence (both ends are locked in place)."""

@@ -153,7 +153,7 @@ def _precedence(
     """Drop successors of impossible predecessors, of cycles and of too-late chains."""
     ids = {j.id for j in problem.jobs}
     by_id = {j.id: j for j in problem.jobs}
-    # Cycles first (the chain fixpoint below assumes none): a job that (transitively) precedes itself.
+    # Cycles first (the chain fixpoint below assumes none): a job preceding itself.
     for job in problem.jobs:
         if job.id in out:
             continue

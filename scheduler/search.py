@@ -1,9 +1,11 @@
 """Search on top of the OR-Tools model.
 
-One search = OR-Tools' first solution (parallel cheapest insertion, every job
-optional so one always exists) followed by guided local search. Around it:
-``params.workers`` independent searches in separate processes with different seeds
-and metaheuristics, keeping the best by the objective.
+One search = our priority-first insertion (:mod:`scheduler.construct`), our
+ruin-and-recreate (:mod:`scheduler.lns`) for most of the time, then OR-Tools' guided
+local search from its result (the model checks and polishes it). Tiny problems go
+straight to OR-Tools (parallel cheapest insertion + GLS); very large ones skip
+OR-Tools. ``params.workers`` runs independent searches (other seeds) in separate
+processes and keeps the best.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .adapter import Adapter, RawRoute, Slot
@@ -25,15 +27,9 @@ Progress = Callable[[float, float | None], None]
 WORKER_METAHEURISTICS = ("GLS", "GLS", "SA", "TABU")
 
 
-# "auto" builds its own first solution above this many (jobs x vehicles); below it
-# OR-Tools' parallel cheapest insertion is quick and a little better.
-AUTO_CONSTRUCT_SIZE = 5_000
-
-
-# With LNS the time goes: first solution + guided local search (GLS_SHARE), our
-# ruin-and-recreate (LNS_SHARE), then GLS again from the LNS result (the rest).
-GLS_SHARE = 0.15
-LNS_SHARE = 0.75
+# With LNS the time goes: our first solution, our ruin-and-recreate (LNS_SHARE of what
+# is left), then OR-Tools' guided local search from its result (the rest).
+LNS_SHARE = 0.85
 LNS_MIN_JOBS = 8  # below this, guided local search alone is exhaustive enough
 # Above this many (jobs x vehicles) OR-Tools is skipped: construct + LNS only.
 PYTHON_ONLY_SIZE = 40_000
@@ -73,46 +69,41 @@ def _one_search(
     adapter = Adapter(problem, params, slots, jobs, allowed, preds)
     stats["build_time"] = round(time.monotonic() - t0, 3)
     adapter.on_solution(lambda obj: seen(float(obj)))
-    start = None
     first_kind = params.first_solution
     if first_kind == "auto":
-        first_kind = "construct" if len(jobs) * len(slots) > AUTO_CONSTRUCT_SIZE else "ortools"
+        first_kind = "construct" if use_lns else "ortools"
+    stats["first_solution"] = first_kind
+    best_routes: list[RawRoute] | None = None
+    routes: list[list[int]] | None = None
     if first_kind == "construct":
         t1 = time.monotonic()
-        start = construct(problem, params.objective, slots, jobs, allowed, preds, seconds / 3)
+        routes = construct(
+            problem, params.objective, slots, jobs, allowed, preds, seconds / 3, params
+        )
         stats["construct_time"] = round(time.monotonic() - t1, 3)
-        stats["construct_jobs"] = sum(len(r) for r in start)
-    stats["first_solution"] = first_kind
-    left = max(0.1, seconds - (time.monotonic() - t0))
-    share = GLS_SHARE if use_lns else 1.0
-    sol = adapter.solve(left * share, start=start, metaheuristic=metaheuristic)
-    stats["start_loaded"] = adapter.loaded
-    if sol is None:
-        stats["solutions"] = adapter.solutions
-        return SearchResult([], adapter.status(), stats)
-    best_obj = int(sol.ObjectiveValue())
-    stats["gls_objective"] = best_obj
-    # Read now: a later solve on the same model may reuse the assignment's storage.
-    best_routes = adapter.read(sol)
-    if use_lns:
-        left = max(0.1, seconds - (time.monotonic() - t0))
+        stats["construct_jobs"] = sum(len(r) for r in routes)
+    if use_lns and routes is not None:
         lns = Lns(problem, params, slots, jobs, allowed, preds)
-        gls_seq = adapter.sequences(sol)
-        routes, counters = lns.run(gls_seq, left * LNS_SHARE / (1 - GLS_SHARE))
+        seen(lns.scalar(routes, *lns.measure(routes)))
+        left = max(0.1, seconds - (time.monotonic() - t0))
+        routes, counters = lns.run(routes, left * LNS_SHARE, on_improve=seen)
         stats.update(counters)
-        if lns.best_key < lns.key(gls_seq, *lns.measure(gls_seq)):
-            left = max(0.1, seconds - (time.monotonic() - t0))
-            polished = adapter.solve(left, start=routes, metaheuristic=metaheuristic)
-            stats["lns_loaded"] = adapter.loaded
-            if adapter.loaded and polished is not None:
-                if polished.ObjectiveValue() < best_obj:
-                    best_routes, best_obj = adapter.read(polished), int(polished.ObjectiveValue())
-                    stats["best_from"] = "lns+gls"
-            else:  # the model did not take the routes back: time them ourselves
-                best_routes = lns.raw_routes(routes)
-                best_obj = adapter.objective_of(routes)
-                stats["best_from"] = "lns"
+        best_routes = lns.raw_routes(routes)
+        best_obj = adapter.objective_of(routes)
+        stats["best_from"] = "lns"
+    left = max(0.1, seconds - (time.monotonic() - t0))
+    sol = adapter.solve(left, start=routes, metaheuristic=metaheuristic)
+    stats["start_loaded"] = adapter.loaded
+    if sol is not None:
+        # Loaded: GLS only improved the LNS routes. Not loaded: GLS started afresh;
+        # compare both on what they share (penalties of unserved jobs + travel).
+        fresh = adapter.objective_of(adapter.sequences(sol))
+        if best_routes is None or adapter.loaded or fresh < best_obj:
+            best_routes, best_obj = adapter.read(sol), int(sol.ObjectiveValue())
+            stats["best_from"] = "lns+gls" if adapter.loaded else "gls"
     stats["solutions"] = adapter.solutions
+    if best_routes is None:
+        return SearchResult([], adapter.status(), stats)
     stats["objective"] = best_obj
     stats["first_solution_time"] = round(first[0], 3) if first else None
     stats["orphans_dropped"] = adapter.drop_orphans(best_routes)
@@ -136,7 +127,7 @@ def _python_search(
     longer than the search it would enable, so the model is not built at all.
     """
     t0 = time.monotonic()
-    routes = construct(problem, params.objective, slots, jobs, allowed, preds, seconds / 3)
+    routes = construct(problem, params.objective, slots, jobs, allowed, preds, seconds / 3, params)
     stats["first_solution"] = "construct"
     stats["construct_time"] = round(time.monotonic() - t0, 3)
     stats["construct_jobs"] = sum(len(r) for r in routes)
@@ -151,7 +142,8 @@ def _python_search(
 
 
 def _worker(args: tuple) -> SearchResult:
-    problem, params, slots, jobs, allowed, preds, seconds, meta = args
+    problem, params, slots, jobs, allowed, preds, seconds, meta, k = args
+    params = replace(params, seed=params.seed + 1000 * k)
     return _one_search(problem, params, slots, jobs, allowed, preds, seconds, None, meta)
 
 
@@ -171,7 +163,7 @@ def run_search(
         return _one_search(problem, params, slots, jobs, allowed, preds, seconds, progress)
     ctx = mp.get_context("fork")
     extra = [
-        (problem, params, slots, jobs, allowed, preds, seconds, WORKER_METAHEURISTICS[k % 4])
+        (problem, params, slots, jobs, allowed, preds, seconds, WORKER_METAHEURISTICS[k % 4], k)
         for k in range(1, workers)
     ]
     with ctx.Pool(workers - 1) as pool:

@@ -72,7 +72,10 @@ def solve(
         result = run_search(problem, params, slots, jobs, allowed, preds, budget, progress)
         raw, status = result.routes, result.status
         stats.update(result.stats)
-    plan = build_plan(problem, params, slots, jobs, raw, pre.unassigned, pre.allowed, status)
+    explain = max(0.05, min(POST_CAP_S, params.time_limit - (time.monotonic() - t0)))
+    plan = build_plan(
+        problem, params, slots, jobs, raw, pre.unassigned, pre.allowed, status, explain
+    )
     wall = time.monotonic() - t0
     plan_stats = dict(plan.stats)
     plan_stats.update(stats)
@@ -107,6 +110,7 @@ def build_plan(
     pre_unassigned: dict[str, Unassigned],
     allowed: dict[str, list[int]],
     status: str,
+    explain_s: float = POST_CAP_S,
 ) -> Plan:
     """Routes with every time derived from the solver's starts and breaks; KPIs; reasons."""
     dur = problem.durations
@@ -176,13 +180,11 @@ def build_plan(
         blocked = [p for p in j.predecessors if p in left_ids]
         if blocked:
             unassigned.append(
-                Unassigned(
-                    j.id, Reason.PRECEDENCE, f"predecessor {blocked[0]} is not in the plan"
-                )
+                Unassigned(j.id, Reason.PRECEDENCE, f"predecessor {blocked[0]} is not in the plan")
             )
         else:
             cap_jobs.append(j)
-    unassigned += capacity_reasons(problem, slots, per_slot, cap_jobs, allowed)
+    unassigned += capacity_reasons(problem, slots, per_slot, cap_jobs, allowed, explain_s)
     order = {j.id: k for k, j in enumerate(problem.jobs)}
     unassigned.sort(key=lambda u: order[u.job_id])
     assigned = [j for j in problem.jobs if j.id in served]
@@ -200,7 +202,9 @@ def build_plan(
     )
     if not problem.jobs:
         status = "optimal"
-    return Plan(tuple(routes), tuple(unassigned), kpis, status, {"objective_kind": params.objective.value})
+    return Plan(
+        tuple(routes), tuple(unassigned), kpis, status, {"objective_kind": params.objective.value}
+    )
 
 
 def vroom_score(plan: Plan) -> tuple[int, int, float]:

@@ -80,7 +80,9 @@ class GivenMatrix:
     def matrices(self, points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray]:
         dur = _square_int(self.durations, "durations")
         dist = (
-            np.zeros_like(dur) if self.distances is None else _square_int(self.distances, "distances")
+            np.zeros_like(dur)
+            if self.distances is None
+            else _square_int(self.distances, "distances")
         )
         if dist.shape != dur.shape:
             raise ValueError(f"distances has shape {dist.shape}, durations {dur.shape}")

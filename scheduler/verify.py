@@ -7,6 +7,7 @@ the solver beyond the data model. An empty list means the plan keeps every hard 
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -61,7 +62,7 @@ def verify(problem: Problem, plan: Plan) -> list[Violation]:
             out.append(Violation("missing", f"job {jid} is neither planned nor unassigned", jid))
 
     # Precedence: the predecessor is planned and ends before the successor starts.
-    for jid, (route, start) in where.items():
+    for jid, (_route, start) in where.items():
         for pid in jobs[jid].predecessors:
             if pid not in jobs:
                 continue  # outside this batch: already done
@@ -113,7 +114,7 @@ def _check_route(
             bad("break", f"break starts at {bs}, outside [{b.earliest}, {b.latest}]")
         if bs < route.start or be > route.end:
             bad("break", f"break {bs}-{be} outside the route {route.start}-{route.end}")
-    for (a0, a1), (b0, _) in zip(planned, planned[1:], strict=False):
+    for (a0, a1), (b0, _) in itertools.pairwise(planned):
         if b0 < a1:
             bad("break", f"breaks {a0}-{a1} and {b0} overlap")
 

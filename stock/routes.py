@@ -15,6 +15,8 @@ router = APIRouter(prefix="/stock", tags=["stock"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
+# Database ids are 32-bit: a larger number names the parameter instead of reaching SQL.
+IdFilter = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 
 def _movement_out(m: StockMovement) -> schemas.MovementRead:
@@ -59,7 +61,7 @@ def list_locations(
     _user: DispatcherUser,
     response: Response,
     kind: schemas.LocationKind | None = None,
-    technician_id: int | None = None,
+    technician_id: IdFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[schemas.LocationRead]:
@@ -82,7 +84,7 @@ def create_location(
 
 @router.get("/levels", response_model=list[schemas.LevelRead])
 def list_levels(
-    db: SessionDep, _user: DispatcherUser, response: Response, location_id: int | None = None
+    db: SessionDep, _user: DispatcherUser, response: Response, location_id: IdFilter = None
 ) -> list[schemas.LevelRead]:
     rows = service.levels(db, location_id=location_id)
     response.headers["X-Total-Count"] = str(len(rows))
@@ -104,8 +106,8 @@ def list_movements(
     db: SessionDep,
     _user: DispatcherUser,
     response: Response,
-    location_id: int | None = None,
-    job_id: int | None = None,
+    location_id: IdFilter = None,
+    job_id: IdFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[schemas.MovementRead]:

@@ -5,10 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+def no_nul(value: str) -> str:
+    """Text columns cannot store NUL characters; refuse them with the field's name."""
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+Sku = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(no_nul),
+]
+Text = Annotated[str, AfterValidator(no_nul)]
 LocationKind = Literal["warehouse", "depot", "van"]
+# Database ids are 32-bit.
+MAX_ID = 2_147_483_647
 
 
 class Strict(BaseModel):
@@ -19,7 +34,11 @@ class Strict(BaseModel):
 
 class ItemCreate(Strict):
     sku: Sku
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(no_nul),
+    ]
     serialized: bool = False
     unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = (
         "pcs"
@@ -37,9 +56,13 @@ class ItemRead(BaseModel):
 
 
 class LocationCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(no_nul),
+    ]
     kind: LocationKind
-    technician_id: int | None = Field(default=None, gt=0)
+    technician_id: int | None = Field(default=None, gt=0, le=MAX_ID)
 
 
 class LocationRead(BaseModel):
@@ -67,11 +90,15 @@ class MovementCreate(Strict):
     kind: Literal["receipt", "transfer", "adjustment"]
     sku: Sku
     quantity: int = Field(gt=0, le=1_000_000)
-    from_location_id: int | None = Field(default=None, gt=0)
-    to_location_id: int | None = Field(default=None, gt=0)
-    reason: str | None = Field(default=None, max_length=2000)
+    from_location_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+    to_location_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+    reason: Text | None = Field(default=None, max_length=2000)
     serial_numbers: list[
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+            AfterValidator(no_nul),
+        ]
     ] = Field(default=[], max_length=10_000)
 
 

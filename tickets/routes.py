@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.deps import SessionDep, SettingsDep
 from tickets import schemas, service
@@ -35,5 +35,7 @@ def create_ticket(
 
 
 @router.get("/tickets/{ticket_id}", response_model=schemas.TicketRead)
-def read_ticket(ticket_id: int, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
+def read_ticket(
+    ticket_id: Annotated[int, Path(ge=1, le=2_147_483_647)], db: SessionDep, _user: DispatcherUser
+) -> dict[str, Any]:
     return service.ticket_to_dict(service.get_ticket(db=db, ticket_id=ticket_id))

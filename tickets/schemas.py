@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.schemas import Instant
-from workforce.schemas import ItemIn, LatLon, SkillLevel, SkillName, TimeWindowIn
+from workforce.schemas import Day, DbId, ItemIn, LatLon, SkillLevel, SkillName, TimeWindowIn
 
 
 class TicketCreate(BaseModel):
@@ -18,7 +17,7 @@ class TicketCreate(BaseModel):
 
     kind: Literal["repair", "maintenance", "construction"] = "repair"
     reference: str | None = Field(default=None, min_length=1, max_length=80)
-    customer_id: int | None = None
+    customer_id: DbId | None = None
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     address: str = Field(default="", max_length=300)
@@ -30,8 +29,8 @@ class TicketCreate(BaseModel):
     skills: dict[SkillName, SkillLevel] = {}
     time_windows: list[TimeWindowIn] = []
     items: list[ItemIn] = []
-    predecessor_job_ids: list[int] = []
-    date: dt.date | None = None
+    predecessor_job_ids: list[DbId] = []
+    date: Day | None = None
 
 
 class TicketRead(BaseModel):

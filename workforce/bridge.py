@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.events import emit
 from core.settings import Settings
 from scheduler.model import (
@@ -329,8 +329,6 @@ def store_plan(
 
 
 def get_plan_version(db: Session, version_id: int) -> PlanVersion:
-    from core.errors import NotFound
-
     version = db.get(PlanVersion, version_id)
     if version is None:
         raise NotFound(f"Plan version {version_id} does not exist.")

@@ -5,22 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from core.deps import SessionDep, SettingsDep
-from core.errors import ApiError, NotFound
+from core.errors import ApiError
 from core.schemas import jsonable
 from workforce import bridge, runs, schemas, service
 from workforce.deps import AdminUser, CurrentUser, DispatcherUser
-from workforce.models import AuditEntry, OptimizationRun, Territory
 
 router = APIRouter()
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (max 500)")]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2_147_483_647)]
+PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+QueryDay = Annotated[dt.date, Query(ge=dt.date(2000, 1, 1), le=dt.date(2999, 12, 31))]
 IfMatch = Annotated[str | None, Header(description='ETag of the version you read, e.g. "3"')]
 JobStatus = Literal[
     "open", "dispatched", "en_route", "on_site", "completed", "incomplete", "cancelled"
@@ -73,8 +73,7 @@ class TerritoryOut(BaseModel):
 
 @router.get("/territories", response_model=list[TerritoryOut], tags=["technicians"])
 def list_territories(db: SessionDep, _user: DispatcherUser) -> list[dict[str, Any]]:
-    rows = db.scalars(select(Territory).order_by(Territory.name))
-    return [{"id": t.id, "name": t.name, "polygon": t.polygon} for t in rows]
+    return [service.territory_to_dict(t) for t in service.list_territories(db=db)]
 
 
 @router.put("/territories/{name}", response_model=TerritoryOut, tags=["technicians"])
@@ -82,13 +81,10 @@ def put_territory(
     name: str, body: TerritoryIn, db: SessionDep, _user: DispatcherUser
 ) -> dict[str, Any]:
     """Create or replace a territory's polygon (used by the optimiser)."""
-    terr = db.scalar(select(Territory).where(Territory.name == name))
-    if terr is None:
-        terr = Territory(name=name)
-        db.add(terr)
-    terr.polygon = [list(p) for p in body.polygon] if body.polygon else None
-    db.flush()
-    return {"id": terr.id, "name": terr.name, "polygon": terr.polygon}
+    terr = service.put_territory(
+        db=db, name=name, polygon=[list(p) for p in body.polygon] if body.polygon else None
+    )
+    return service.territory_to_dict(terr)
 
 
 # -- technicians --------------------------------------------------------------------------
@@ -125,7 +121,7 @@ def create_technician(
     "/technicians/{technician_id}", response_model=schemas.TechnicianRead, tags=["technicians"]
 )
 def read_technician(
-    technician_id: int, db: SessionDep, _user: DispatcherUser, response: Response
+    technician_id: PathId, db: SessionDep, _user: DispatcherUser, response: Response
 ) -> dict[str, Any]:
     tech = service.get_technician(db=db, technician_id=technician_id)
     response.headers["ETag"] = service.etag(tech.version)
@@ -136,7 +132,7 @@ def read_technician(
     "/technicians/{technician_id}", response_model=schemas.TechnicianRead, tags=["technicians"]
 )
 def update_technician(
-    technician_id: int,
+    technician_id: PathId,
     body: schemas.TechnicianUpdate,
     db: SessionDep,
     _user: DispatcherUser,
@@ -156,9 +152,9 @@ def list_jobs(
     db: SessionDep,
     user: CurrentUser,
     response: Response,
-    date: dt.date | None = None,
+    date: QueryDay | None = None,
     status: Annotated[list[JobStatus] | None, Query()] = None,
-    technician_id: int | None = None,
+    technician_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     territory: str | None = None,
     source: Literal["order", "ticket", "maintenance", "construction", "manual"] | None = None,
     limit: Limit = 50,
@@ -195,7 +191,9 @@ def create_job(
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.JobRead, tags=["jobs"])
-def read_job(job_id: int, db: SessionDep, user: CurrentUser, response: Response) -> dict[str, Any]:
+def read_job(
+    job_id: PathId, db: SessionDep, user: CurrentUser, response: Response
+) -> dict[str, Any]:
     job = service.load_job(db=db, job_id=job_id, user=user)
     response.headers["ETag"] = service.etag(job.version)
     return service.job_to_dict(job)
@@ -203,7 +201,7 @@ def read_job(job_id: int, db: SessionDep, user: CurrentUser, response: Response)
 
 @router.patch("/jobs/{job_id}", response_model=schemas.JobRead, tags=["jobs"])
 def update_job(
-    job_id: int,
+    job_id: PathId,
     body: schemas.JobUpdate,
     db: SessionDep,
     _user: DispatcherUser,
@@ -219,7 +217,7 @@ def update_job(
 
 @router.patch("/jobs/{job_id}/assignment", response_model=schemas.JobRead, tags=["jobs"])
 def patch_assignment(
-    job_id: int,
+    job_id: PathId,
     body: schemas.AssignmentPatch,
     db: SessionDep,
     settings: SettingsDep,
@@ -238,7 +236,7 @@ def patch_assignment(
 # -- schedules ----------------------------------------------------------------------------
 @router.get("/schedules/{date}", tags=["schedules"])
 def read_schedule(
-    date: dt.date,
+    date: Annotated[dt.date, Path(ge=dt.date(2000, 1, 1), le=dt.date(2999, 12, 31))],
     db: SessionDep,
     settings: SettingsDep,
     _user: DispatcherUser,
@@ -296,39 +294,34 @@ def list_runs(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    query = select(OptimizationRun)
-    if status:
-        query = query.where(OptimizationRun.status.in_(status))
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows, total = runs.list_runs(db=db, statuses=status, limit=limit, offset=offset)
     _page(response, total)
-    rows = db.scalars(query.order_by(OptimizationRun.id.desc()).limit(limit).offset(offset))
     return [runs.run_to_dict(r) for r in rows]
 
 
 @router.get("/optimization-runs/{run_id}", response_model=schemas.RunRead, tags=["optimization"])
-def read_run(run_id: int, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
-    run = db.get(OptimizationRun, run_id)
-    if run is None:
-        raise NotFound(f"Optimization run {run_id} does not exist.")
-    return runs.run_to_dict(run)
+def read_run(run_id: PathId, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
+    return runs.run_to_dict(runs.get_run(db=db, run_id=run_id))
 
 
 # -- plan versions ------------------------------------------------------------------------
 @router.get(
     "/plan-versions/{version_id}", response_model=schemas.PlanVersionRead, tags=["optimization"]
 )
-def read_plan_version(version_id: int, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
+def read_plan_version(version_id: PathId, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
     return bridge.plan_version_to_dict(bridge.get_plan_version(db, version_id))
 
 
 @router.get("/plan-versions/{version_id}/diff", tags=["optimization"])
-def plan_version_diff(version_id: int, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
+def plan_version_diff(version_id: PathId, db: SessionDep, _user: DispatcherUser) -> dict[str, Any]:
     """Changes against the current assignments if this version were published."""
     return jsonable(bridge.diff(db, bridge.get_plan_version(db, version_id)))
 
 
 @router.post("/plan-versions/{version_id}/publish", tags=["optimization"])
-def publish_plan_version(version_id: int, db: SessionDep, user: DispatcherUser) -> dict[str, Any]:
+def publish_plan_version(
+    version_id: PathId, db: SessionDep, user: DispatcherUser
+) -> dict[str, Any]:
     version = bridge.get_plan_version(db, version_id)
     result = bridge.publish(db, version=version, user=user)
     return jsonable({**bridge.plan_version_to_dict(version), **result})
@@ -339,7 +332,9 @@ def publish_plan_version(version_id: int, db: SessionDep, user: DispatcherUser) 
     response_model=schemas.PlanVersionRead,
     tags=["optimization"],
 )
-def discard_plan_version(version_id: int, db: SessionDep, user: DispatcherUser) -> dict[str, Any]:
+def discard_plan_version(
+    version_id: PathId, db: SessionDep, user: DispatcherUser
+) -> dict[str, Any]:
     version = bridge.discard(db, version=bridge.get_plan_version(db, version_id), user=user)
     return bridge.plan_version_to_dict(version)
 
@@ -355,22 +350,8 @@ def list_audit(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    query = select(AuditEntry)
-    if entity:
-        query = query.where(AuditEntry.entity == entity)
-    if entity_id is not None:
-        query = query.where(AuditEntry.entity_id == entity_id)
-    _page(response, db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = db.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return [
-        {
-            "id": e.id,
-            "at": jsonable(e.at),
-            "user_id": e.user_id,
-            "action": e.action,
-            "entity": e.entity,
-            "entity_id": e.entity_id,
-            "detail": e.detail,
-        }
-        for e in rows
-    ]
+    rows, total = service.list_audit(
+        db=db, entity=entity, entity_id=entity_id, limit=limit, offset=offset
+    )
+    _page(response, total)
+    return [jsonable(service.audit_to_dict(e)) for e in rows]

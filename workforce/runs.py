@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.db import Database, utcnow
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import emit
 from core.settings import Settings
 from workforce.models import OptimizationRun, Technician
@@ -122,6 +122,24 @@ def create_run(
     db.flush()
     emit(db, "run.progress", {"run_id": run.id, "status": "queued", "percent": 0.0})
     return run
+
+
+def get_run(*, db: Session, run_id: int) -> OptimizationRun:
+    run = db.get(OptimizationRun, run_id)
+    if run is None:
+        raise NotFound(f"Optimization run {run_id} does not exist.")
+    return run
+
+
+def list_runs(
+    *, db: Session, statuses: list[str] | None, limit: int, offset: int
+) -> tuple[list[OptimizationRun], int]:
+    query = select(OptimizationRun)
+    if statuses:
+        query = query.where(OptimizationRun.status.in_(statuses))
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(query.order_by(OptimizationRun.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
 
 
 def run_to_dict(run: OptimizationRun) -> dict[str, Any]:
@@ -315,17 +333,6 @@ def queued_run_ids(database: Database) -> list[int]:
                 .order_by(OptimizationRun.id)
             )
         )
-
-
-def count_active(db: Session) -> int:
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(OptimizationRun)
-            .where(OptimizationRun.status.in_(("queued", "running")))
-        )
-        or 0
-    )
 
 
 # -- runners ------------------------------------------------------------------------------

@@ -22,6 +22,10 @@ HHMM = Annotated[dt.time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_
 SkillName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 SkillLevel = Annotated[int, Field(ge=1, le=5)]
 Role = Literal["admin", "dispatcher", "technician"]
+# Database ids are 32-bit integers: larger numbers are a client error, not a crash.
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+# Days the product plans for; keeps date arithmetic (day + 1) and SQL dates in range.
+Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2999, 12, 31))]
 
 
 class Strict(BaseModel):
@@ -80,8 +84,8 @@ class BreakSpec(Strict):
 
 
 class AbsenceSpec(Strict):
-    start: dt.date
-    end: dt.date
+    start: Day
+    end: Day
     reason: str = ""
 
     @model_validator(mode="after")
@@ -191,7 +195,7 @@ JobSource = Literal["order", "ticket", "maintenance", "construction", "manual"]
 class JobCreate(Strict):
     reference: str | None = Field(default=None, min_length=1, max_length=80)
     source: JobSource = "manual"
-    source_id: int | None = None
+    source_id: DbId | None = None
     kind: str = Field(default="repair", min_length=1, max_length=40)
     title: str = Field(default="", max_length=300)
     description: str = ""
@@ -205,8 +209,8 @@ class JobCreate(Strict):
     sla_due: AwareDatetime | None = None
     priority: int = Field(default=50, ge=0, le=100)
     items: list[ItemIn] = []
-    predecessor_ids: list[int] = []
-    date: dt.date | None = None
+    predecessor_ids: list[DbId] = []
+    date: Day | None = None
 
     @field_validator("items")
     @classmethod
@@ -231,8 +235,8 @@ class JobUpdate(Strict):
     sla_due: AwareDatetime | None = None
     priority: int | None = Field(default=None, ge=0, le=100)
     items: list[ItemIn] | None = None
-    predecessor_ids: list[int] | None = None
-    date: dt.date | None = None
+    predecessor_ids: list[DbId] | None = None
+    date: Day | None = None
 
 
 class TimeWindowOut(BaseModel):
@@ -287,7 +291,7 @@ class JobRead(BaseModel):
 class AssignmentPatch(Strict):
     """``technician_id: null`` unassigns; leaving it out keeps the current technician."""
 
-    technician_id: int | None = None
+    technician_id: DbId | None = None
     start: AwareDatetime | None = None
     pinned: bool | None = None
     force: bool = False
@@ -295,12 +299,12 @@ class AssignmentPatch(Strict):
 
 # -- optimisation runs and plans ----------------------------------------------------------
 class RunCreate(Strict):
-    date_from: dt.date
-    date_to: dt.date | None = None
+    date_from: Day
+    date_to: Day | None = None
     territory: str | None = None
-    technician_ids: list[int] | None = None
+    technician_ids: list[DbId] | None = None
     time_limit_s: float = Field(default=30.0, gt=0, le=3600)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2_147_483_647)
 
     @model_validator(mode="after")
     def _range(self) -> RunCreate:

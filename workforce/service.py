@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,7 @@ from workforce.models import (
     PlanVersion,
     Technician,
     TechnicianSkill,
+    Territory,
     User,
 )
 
@@ -125,6 +126,51 @@ def audit(
     )
     db.add(entry)
     return entry
+
+
+def list_audit(
+    *, db: Session, entity: str | None, entity_id: int | None, limit: int, offset: int
+) -> tuple[list[AuditEntry], int]:
+    query = select(AuditEntry)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def audit_to_dict(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": e.at,
+        "user_id": e.user_id,
+        "action": e.action,
+        "entity": e.entity,
+        "entity_id": e.entity_id,
+        "detail": e.detail,
+    }
+
+
+# -- territories --------------------------------------------------------------------------
+def list_territories(*, db: Session) -> list[Territory]:
+    return list(db.scalars(select(Territory).order_by(Territory.name)))
+
+
+def put_territory(*, db: Session, name: str, polygon: list[list[float]] | None) -> Territory:
+    """Create or replace a territory's polygon (a ring of [lon, lat] pairs)."""
+    terr = db.scalar(select(Territory).where(Territory.name == name))
+    if terr is None:
+        terr = Territory(name=name)
+        db.add(terr)
+    terr.polygon = polygon
+    db.flush()
+    return terr
+
+
+def territory_to_dict(t: Territory) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "polygon": t.polygon}
 
 
 # -- optimistic concurrency ---------------------------------------------------------------
@@ -695,13 +741,25 @@ def check_assignment(
                 ("shift", f"The {tech.break_duration_min}-minute break no longer fits.")
             )
     if job.items:
+        # The van must also cover the day's other visits that have not used their items yet.
         stock = van_stock(db, tech.id)
+        committed: dict[str, int] = {}
+        for o in others:
+            if o.job.status in ("dispatched", "en_route", "on_site"):
+                for it in o.job.items:
+                    committed[it.sku] = committed.get(it.sku, 0) + it.quantity
         for item in job.items:
-            if stock.get(item.sku, 0) < item.quantity:
+            free = stock.get(item.sku, 0) - committed.get(item.sku, 0)
+            if free < item.quantity:
+                held = (
+                    f" ({committed[item.sku]} kept for other visits)"
+                    if item.sku in committed
+                    else ""
+                )
                 problems.append(
                     (
                         "stock",
-                        f"The van holds {stock.get(item.sku, 0)} of {item.sku}, "
+                        f"The van holds {stock.get(item.sku, 0)} of {item.sku}{held}, "
                         f"the job needs {item.quantity}.",
                     )
                 )
@@ -895,7 +953,7 @@ def schedule(*, db: Session, day: dt.date, tz: str, territory: str | None = None
         travel = work = 0
         for n, job in enumerate(visits_jobs, 1):
             a = job.assignment
-            leg = travel_minutes(prev, (job.lat, job.lon))
+            leg = a.travel_min  # from the plan, or estimated when a dispatcher moved it
             arrival = max(prev_end + dt.timedelta(minutes=leg), s_start)
             arrival = min(arrival, a.planned_start)
             late = job.sla_due is not None and a.planned_end > job.sla_due
@@ -973,10 +1031,3 @@ def schedule(*, db: Session, day: dt.date, tz: str, territory: str | None = None
             "utilisation": round(total_work / total_avail, 3) if total_avail else 0.0,
         },
     }
-
-
-def technicians_by_id(*, db: Session, ids: Iterable[int]) -> dict[int, Technician]:
-    ids = list(ids)
-    if not ids:
-        return {}
-    return {t.id: t for t in db.scalars(_technician_query().where(Technician.id.in_(ids)))}

@@ -122,7 +122,11 @@ class JobScreen(Screen):
         self.status_text = STATUS_LABELS.get(view.status, view.status)
         self.status_fill = STATUS_COLOURS.get(view.status, (0.3, 0.3, 0.3, 1))
         notes = []
-        if view.status != view.server_status:
+        if view.gone:
+            self.status_text = "Not yours any more"
+            self.status_fill = DANGER
+            notes.append("reassigned or removed: call dispatch")
+        elif view.status != view.server_status:
             notes.append("waiting to be sent")
         if view.incomplete_reason:
             notes.append(f"reason: {view.incomplete_reason}")
@@ -198,7 +202,7 @@ class JobScreen(Screen):
         grid.clear_widgets()
         app = App.get_running_app()
         for photo in view.photos[-6:]:
-            image = Image(size_hint_y=None, height="96dp", fit_mode="contain")
+            image = Image(size_hint=(None, None), size=("104dp", "96dp"), fit_mode="contain")
             grid.add_widget(image)
             app.thumbnail(photo, lambda path, image=image: setattr(image, "source", path))
 

@@ -19,6 +19,25 @@ from mobile_app.widgets import load_kv
 HAS_CAMERA = platform in ("android", "ios")
 
 
+def _camera_folder(data_dir: str) -> str:
+    """Where the camera app may write the picture.
+
+    On Android the camera is another app: it cannot write into our private folder, and
+    handing it a ``file://`` URI is refused from API 24 unless the VM policy allows it (plyer
+    passes such a URI). The app's external files folder needs no storage permission.
+    """
+    if platform != "android":
+        return os.path.join(data_dir, "camera")
+    from android.permissions import Permission, request_permissions  # type: ignore
+    from jnius import autoclass  # type: ignore
+
+    request_permissions([Permission.CAMERA])
+    strict_mode = autoclass("android.os.StrictMode")
+    strict_mode.setVmPolicy(autoclass("android.os.StrictMode$VmPolicy$Builder")().build())
+    activity = autoclass("org.kivy.android.PythonActivity").mActivity
+    return os.path.join(activity.getExternalFilesDir(None).getAbsolutePath(), "camera")
+
+
 class PhotoTile(BoxLayout):
     """A thumbnail with its upload state (waiting, a progress bar, sent)."""
 
@@ -137,12 +156,13 @@ class MediaScreen(Screen):
         from plyer import camera
 
         app = App.get_running_app()
-        folder = os.path.join(app.data_dir, "camera")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"IMG_{time.strftime('%Y%m%d_%H%M%S')}.jpg")
         try:
+            folder = _camera_folder(app.data_dir)
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"IMG_{time.strftime('%Y%m%d_%H%M%S')}.jpg")
             camera.take_picture(filename=path, on_complete=self._camera_done)
-        except NotImplementedError:
+        except Exception as exc:  # no camera app, permission refused, ...
+            app.show_toast(f"Camera unavailable ({exc}); choose a file instead.")
             self.open_chooser()
 
     @mainthread

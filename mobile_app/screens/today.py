@@ -69,6 +69,8 @@ class TodayScreen(Screen):
             view = local_job(job, app.outbox.for_job(job["id"]))
             assignment = job.get("assignment") or {}
             flags = []
+            if view.gone:
+                flags.append("reassigned")
             if view.rejections:
                 flags.append(f"! {len(view.rejections)} refused")
             if view.pending:

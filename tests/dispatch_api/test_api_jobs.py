@@ -170,6 +170,24 @@ def test_bad_payloads_are_422_naming_the_field(client: TestClient, auth_headers,
         headers={**h, "If-Match": f'"{job.version}"'},
     )
     assert r.status_code == 422 and r.json()["detail"].startswith("body.technician_id")
+    huge = 10**20
+    for url in (
+        f"/api/v1/jobs/{huge}",
+        f"/api/v1/jobs?technician_id={huge}",
+        f"/api/v1/jobs?offset={huge}",
+        "/api/v1/schedules/9999-12-31",
+        f"/api/v1/optimization-runs/{huge}",
+        f"/api/v1/technicians/{huge}",
+    ):
+        r = client.get(url, headers=h)
+        assert r.status_code == 422 and r.json()["code"] == "validation_error", url
+    r = client.post("/api/v1/jobs", json={**ok, "predecessor_ids": [huge]}, headers=h)
+    assert r.status_code == 422 and r.json()["detail"].startswith("body.predecessor_ids.0")
+    r = client.post("/api/v1/optimization-runs", json={"date_from": "9999-12-31"}, headers=h)
+    assert r.status_code == 422 and r.json()["detail"].startswith("body.date_from")
+    # Text the database refuses (PostgreSQL has no NUL in text) is a 422 too, never a 500.
+    r = client.post("/api/v1/jobs", json={**ok, "title": "a\u0000b"}, headers=h)
+    assert r.status_code in (201, 422)
     for query in ("limit=0", "limit=501", "offset=-1", "date=tomorrow", "status=lost"):
         r = client.get(f"/api/v1/jobs?{query}", headers=h)
         assert r.status_code == 422 and r.json()["detail"].startswith("query."), query

@@ -232,6 +232,11 @@ def test_bad_payloads_name_the_field(field) -> None:
             "body.positions.0.lon",
         ),
     ]
+    cases += [
+        (f"/jobs/{jid}/notes", {"text": "a\x00b"}, "body.text"),
+        (f"/jobs/{jid}/used-items", {"sku": "DROP\x00", "quantity": 1}, "body.sku"),
+        (f"/jobs/{2**40}/notes", {"text": "x"}, "path.job_id"),
+    ]
     for path, body, fieldname in cases:
         r = field.post(path, body)
         assert r.status_code == 422, (path, body, r.text)

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kivy.base import EventLoop, runTouchApp, stopTouchApp
-from kivy.core.window import Window
-from kivy.tests.common import UnitTestTouch
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
@@ -27,6 +25,8 @@ class UiDriver:
         self.app = app
 
     def start(self) -> None:
+        from kivy.core.window import Window  # creates the one window of this process
+
         Window.size = (360, 640)
         self.app._run_prepare()
         runTouchApp(embedded=True)
@@ -63,6 +63,9 @@ class UiDriver:
 
     def tap(self, widget: Widget) -> None:
         """A finger tap at the centre of ``widget`` (scrolled into view first)."""
+        from kivy.core.window import Window
+        from kivy.tests.common import UnitTestTouch
+
         parent = widget.parent
         while parent is not None and not isinstance(parent, ScrollView):
             parent = None if parent is Window or parent.parent is parent else parent.parent
@@ -70,11 +73,16 @@ class UiDriver:
         recycled = parent is not None and any(
             c.__name__ == "RecycleView" for c in type(parent).__mro__
         )
-        if parent is not None and not recycled:
-            self.pump(0.05)  # lay out widgets that were just added
-            parent.scroll_to(widget, padding=10, animate=False)
-            self.pump(0.05)
         x, y = widget.to_window(*widget.center)
+        if parent is not None and not recycled:
+            # Layouts settle over a few frames after content changed: scroll until visible.
+            for _ in range(5):
+                self.pump(0.05)
+                parent.scroll_to(widget, padding=10, animate=False)
+                self.pump(0.05)
+                x, y = widget.to_window(*widget.center)
+                if 0 <= y <= Window.height:
+                    break
         assert 0 <= x <= Window.width and 0 <= y <= Window.height, (
             f"{widget} is off screen at {(x, y)}"
         )
@@ -93,6 +101,8 @@ class UiDriver:
 
     def screenshot(self, name: str) -> Path:
         """Save the window (360x640) to artifacts/screenshots/mobile/<name>.png."""
+        from kivy.core.window import Window
+
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.pump(0.15)
         written = Window.screenshot(name=str(SCREENSHOTS / f"{name}.png"))
@@ -112,6 +122,7 @@ class UiDriver:
 
 
 def open_popup() -> Widget | None:
+    from kivy.core.window import Window
     from kivy.uix.modalview import ModalView
 
     return next((w for w in Window.children if isinstance(w, ModalView)), None)

@@ -183,3 +183,23 @@ def test_refusals_are_surfaced_on_the_job_with_the_servers_reason(live_server, t
     assert view.rejections[0].detail == failed[0].error_detail and failed[0].error_detail
     assert f"only {stock} of SPL-1x8" in view.rejections[1].advice
     outbox.close()
+
+
+def test_positions_are_batched_into_the_outbox_and_accepted(live_server, tmp_path):
+    from mobile_app.location import LocationTracker
+
+    outbox = Outbox(str(tmp_path / "outbox.db"))
+    tracker = LocationTracker(
+        lambda batch: outbox.enqueue("location", {"positions": batch}), batch_size=3
+    )
+    assert tracker.start() is False and "GPS unavailable" in tracker.unavailable_reason
+    for n in range(4):
+        tracker.add(48.85 + n / 1000, 2.35, accuracy_m=8.0)
+    assert len(outbox.pending()) == 1 and tracker.buffered == 1
+    tracker.stop()  # going off shift sends what is left
+    assert [len(a.payload["positions"]) for a in outbox.pending()] == [3, 1]
+    sender = sender_for(outbox, technician_api(live_server))
+    assert sender.run_once() is None
+    done = outbox.by_state(DONE)
+    assert [a.result["accepted"] for a in done] == [3, 1]
+    outbox.close()

@@ -7,6 +7,7 @@ run in order like a working day. Each saves a 360x640 screenshot to artifacts/sc
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from kivy.uix.button import Button
@@ -90,8 +91,16 @@ def test_login_then_todays_route_in_order(day, live_server):
     first = today.ids.rv.data[0]
     assert first["status_text"] == "Dispatched" and first["customer"] == "Marie Dubois"
     assert first["line1"].startswith("1.") and first["sla_text"]
-    assert "session.json" in __import__("os").listdir(app.data_dir)
+    assert "session.json" in os.listdir(app.data_dir)
     ui.screenshot("02_today")
+    # Other days: tomorrow has none of these jobs; the date button comes back to today.
+    buttons_row = UiDriver.find(today, Button, ">")
+    ui.tap(buttons_row[0])
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    ui.pump(until=lambda: tomorrow in today.day_label and not app.busy, what="tomorrow")
+    assert not {row["job_id"] for row in today.ids.rv.data} & set(ids[:3])
+    ui.tap(UiDriver.find(today, Button, today.day_label)[0])
+    ui.pump(until=lambda: len(today.ids.rv.data) >= 3, what="back to today")
 
 
 def open_card(ui, job_id: int) -> None:
@@ -228,6 +237,7 @@ def test_completing_asks_for_confirmation(day, live_server):
     assert not screen.ids.actions.children
     ui.pump(until=lambda: synced(app), what="completion sent")
     assert server_job(live_server, job["id"])["status"] == "completed"
+    screen.ids.scroll.scroll_y = 1
     ui.screenshot("11_completed")
 
 
@@ -258,11 +268,16 @@ def test_incomplete_needs_a_reason(day, live_server):
 def test_a_reassigned_job_shows_the_refusal_and_what_to_do(day, live_server):
     ui, app = day["ui"], day["app"]
     job = day["jobs"][2]
-    unassign(live_server, job["id"])  # the dispatcher moves it while the phone has it
     app.go("today")
     open_card(ui, job["id"])
     screen = ui.screen
-    ui.pump(until=lambda: screen.reference == job["reference"], what="job detail")
+    ui.pump(
+        until=lambda: (
+            screen.reference == job["reference"] and app.store.get(f"notes:{job['id']}") is not None
+        ),
+        what="job detail loaded",
+    )
+    unassign(live_server, job["id"])  # the dispatcher moves it while the technician looks
     ui.tap(buttons(screen.ids.actions, "Start driving")[0])
     ui.pump(
         until=lambda: app.failed_count == 1 and screen.ids.rejections.children, what="refusal shown"
@@ -272,11 +287,47 @@ def test_a_reassigned_job_shows_the_refusal_and_what_to_do(day, live_server):
     assert card.detail  # the server's own sentence
     assert "no longer assigned to you" in card.advice
     assert "1 refused" in app.sync_text
+    # Refreshing the day keeps the job (and its refusal) on the phone, marked as gone.
+    app.sync_now()
+    ui.pump(
+        until=lambda: not app.busy and screen.status_text == "Not yours any more",
+        what="job marked as no longer assigned",
+    )
+    assert screen.ids.rejections.children and not screen.ids.actions.children
     ui.screenshot("13_refused_on_job")
     ui.tap(buttons(card, "Dismiss")[0])
     ui.pump(
         until=lambda: not screen.ids.rejections.children and app.failed_count == 0, what="dismissed"
     )
+
+
+def test_work_done_offline_is_shown_counted_and_sent_when_back(day, live_server):
+    ui, app = day["ui"], day["app"]
+    job = day["jobs"][0]
+    app.open_job(job["id"])
+    ui.pump(until=lambda: ui.screen.reference == job["reference"], what="job detail")
+    live_server.stop()
+    try:
+        ui.tap(ui.screen.ids.open_media)
+        media = ui.screen
+        ui.type_into(media.ids.note_input, "Written in the basement, no signal")
+        ui.tap(media.ids.add_note)
+        ui.pump(until=lambda: not app.online, what="offline noticed")
+        assert app.pending_count == 1 and app.sync_text == "1 to send | offline"
+        assert any(r.meta == "waiting to be sent" for r in media.ids.notes.children)
+        app.go("job")
+        ui.pump(until=lambda: "Written in the basement" in ui.screen.notes_text, what="note")
+        assert "[to send]" in ui.screen.notes_text
+        ui.screen.ids.scroll.scroll_y = 0.45
+        ui.screenshot("14_offline_pending")
+    finally:
+        live_server.start()
+    ui.tap(ui.screen.ids.sync)  # "sync now" retries at once instead of after the backoff
+    ui.pump(until=lambda: synced(app) and app.sync_text == "All sent", what="synced")
+    with live_server.client("dispatcher") as http:
+        notes = http.get(f"/api/v1/jobs/{job['id']}/notes").json()
+    assert [n["text"] for n in notes][-1] == "Written in the basement, no signal"
+    assert len(notes) == 2
 
 
 def test_logout_keeps_nothing_but_the_queue(day):
@@ -285,6 +336,5 @@ def test_logout_keeps_nothing_but_the_queue(day):
     ui.pump(0.05)
     ui.tap(ui.screen.ids.logout)
     assert app.root.current == "login" and not app.logged_in
-    assert "session.json" not in __import__("os").listdir(app.data_dir)
-    ui.screenshot("14_logged_out")
-    assert dt.date.today()  # the day used by every job above
+    assert "session.json" not in os.listdir(app.data_dir)
+    ui.screenshot("15_logged_out")

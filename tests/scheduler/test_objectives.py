@@ -111,6 +111,9 @@ def test_vroom_objective_prefers_priority_then_count():
 
 
 def test_distance_objective_serves_everything_even_if_far():
-    jobs = [Job("near", 1, 10 * M), Job("far", 2, 10 * M, time_windows=(TimeWindow(8 * H, 16 * H),))]
+    jobs = [
+        Job("near", 1, 10 * M),
+        Job("far", 2, 10 * M, time_windows=(TimeWindow(8 * H, 16 * H),)),
+    ]
     plan = run(problem([tech("A")], jobs, [0, 1, 200]), objective=Objective.DISTANCE)
     assert plan.kpis.jobs_assigned == 2

@@ -107,7 +107,7 @@ def test_capacity_with_insertion_and_displacement():
         Job("hi2", 2, 90 * M, priority=80),
         Job("lo", 3, 90 * M, priority=10),
     ]
-    plan, u = _why(problem([a], jobs, [0, 5, 6, 7]), "lo")
+    _, u = _why(problem([a], jobs, [0, 5, 6, 7]), "lo")
     assert u.reason is Reason.CAPACITY
     assert u.detail["technician_id"] == "A"
     assert u.detail["missing_seconds"] > 0
@@ -127,7 +127,7 @@ def test_capacity_names_what_a_job_would_displace():
         Job("b", 2, 2 * H, priority=60),
         Job("big", 3, 3 * H, priority=90),
     ]
-    plan, u = _why(problem([a], jobs, [0, 1, 2, 3]), "big")
+    _, u = _why(problem([a], jobs, [0, 1, 2, 3]), "big")
     assert u.reason is Reason.CAPACITY
     assert sorted(u.detail["displaces"]) == ["a", "b"]
     assert "displace" in u.message

@@ -70,7 +70,9 @@ def test_osrm_with_mock_transport():
 
     model = OsrmTable("http://osrm.test", transport=httpx.MockTransport(handler), unreachable=999)
     dur, dist = model.matrices([PARIS, LYON, PARIS])
-    assert "/table/v1/driving/2.352200,48.856600;4.835700,45.764000;2.352200,48.856600" in seen["url"]
+    assert (
+        "/table/v1/driving/2.352200,48.856600;4.835700,45.764000;2.352200,48.856600" in seen["url"]
+    )
     assert "annotations=duration%2Cdistance" in seen["url"]
     assert dur[1, 0] == 101  # 100.4 rounded up
     assert dur[0, 1] == 999  # no route
@@ -87,7 +89,7 @@ def test_osrm_error_answer():
 
 
 class _FakeOsrm(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         coords = self.path.split("/table/v1/driving/")[1].split("?")[0].split(";")
         body = json.dumps(_table(len(coords))).encode()
         self.send_response(200)

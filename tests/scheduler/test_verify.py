@@ -116,7 +116,6 @@ def test_break_overlapping_a_visit(solved):
 
 def test_max_work(solved):
     p, plan = solved
-    k, r = _route(plan, "A")
     tight = replace(p.technicians[0].shifts[0], max_work=H)
     p2 = replace(p, technicians=(replace(p.technicians[0], shifts=(tight,)), p.technicians[1]))
     assert "max_work" in _rules(p2, plan)

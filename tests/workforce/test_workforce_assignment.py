@@ -76,6 +76,12 @@ def test_each_rule_refuses_and_force_records_an_override(
         assert r.json()["code"] == "rule_violation" and r.json()["rule"] == rule, r.json()
         assert client.get(f"/api/v1/jobs/{job.id}", headers=h).json()["assignment"] is None
 
+    # The one ONT in the van is already promised to `ok`: a second ONT job is short.
+    second_ont = make_job(items=[{"sku": "ONT-G2", "quantity": 1}])
+    r = _assign(client, h, second_ont.id, technician_id=tech.id, start=_at(14))
+    assert r.status_code == 422 and r.json()["rule"] == "stock"
+    assert "kept for other visits" in r.json()["detail"]
+
     # Breaking the break: visits around the lunch window leave no room for 30 minutes.
     brk = make_job(duration_min=150)
     r = _assign(client, h, brk.id, technician_id=tech.id, start=_at(11, 30))

@@ -240,6 +240,14 @@ def _in_row(board: Board, job_id: int, technician_id: int) -> bool:
     return row["y"] <= middle <= row["y"] + row["height"]
 
 
+def _eventually(check: Any, what: str, timeout: float = 10.0) -> None:
+    """Wait for the page to show something: a live refetch may land just before ours."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
 def _fits(intervals: list[tuple[dt.datetime, dt.datetime]], start, end) -> bool:
     return all(end + MARGIN <= s or start - MARGIN >= e for s, e in intervals)
 
@@ -367,7 +375,8 @@ def test_drag_to_a_skilled_technician_is_saved(board: Board) -> None:
     moved_by = _at(saved["assignment"]["planned_start"]) - _at(job["assignment"]["planned_start"])
     assert abs(moved_by) <= dt.timedelta(minutes=5)
     assert saved["version"] > job["version"]
-    assert _in_row(board, job["id"], target) and not _in_row(board, job["id"], source)
+    _eventually(lambda: _in_row(board, job["id"], target), "the bar is not in the new row")
+    assert not _in_row(board, job["id"], source)
     board.shot("moved")
 
 
@@ -409,7 +418,7 @@ def test_force_after_confirmation_records_an_override(board: Board) -> None:
     forced = board.api.get(f"/api/v1/jobs/{job['id']}")
     assert forced["assignment"]["technician_id"] == target
     assert forced["assignment"]["override"] is True
-    assert _in_row(board, job["id"], target)
+    _eventually(lambda: _in_row(board, job["id"], target), "the forced bar is not in its row")
     board.shot("forced")
 
 
@@ -484,8 +493,13 @@ def test_pin_and_unpin_from_the_details_panel(board: Board) -> None:
         saved = board.api.get(f"/api/v1/jobs/{job['id']}")
         assert saved["assignment"]["pinned"] is pinned
         assert saved["assignment"]["technician_id"] == job["assignment"]["technician_id"]
-        bar_class = page.locator(f".vis-item.job-{job['id']}").get_attribute("class") or ""
-        assert ("pinned" in bar_class.split()) is pinned
+        bar = page.locator(f".vis-item.job-{job['id']}")
+        _eventually(
+            lambda bar=bar, pinned=pinned: (
+                ("pinned" in (bar.get_attribute("class") or "").split()) is pinned
+            ),
+            f"the bar does not show pinned={pinned}",
+        )
         if pinned:
             board.shot("pinned")
     page.click("#detail-close")
@@ -510,8 +524,13 @@ def test_drag_onto_the_unassigned_list_unassigns(board: Board) -> None:
     board.wait_reloaded(before)
     saved = board.api.get(f"/api/v1/jobs/{job['id']}")
     assert saved["status"] == "open" and saved["assignment"] is None
-    assert page.locator(f".vis-item.job-{job['id']}").count() == 0
-    assert page.locator(f'.unassigned-job[data-job-id="{job["id"]}"]').count() == 1
+    _eventually(
+        lambda: (
+            page.locator(f".vis-item.job-{job['id']}").count() == 0
+            and page.locator(f'.unassigned-job[data-job-id="{job["id"]}"]').count() == 1
+        ),
+        "the job did not move from the Gantt to the Unassigned list",
+    )
     board.shot("unassigned")
 
 
@@ -587,6 +606,7 @@ def test_drop_from_the_unassigned_list_assigns(board: Board) -> None:
     gantt = board.page.locator("#gantt").bounding_box()
     assert gantt
     page = board.page
+    before = board.loads()
     with page.expect_request(
         lambda r: r.url.endswith(f"/api/v1/jobs/{job['id']}/assignment")
     ) as sent:
@@ -602,11 +622,11 @@ def test_drop_from_the_unassigned_list_assigns(board: Board) -> None:
     assert abs(_at(body["start"]) - when) <= dt.timedelta(minutes=5)
     answer = sent.value.response()
     assert answer
-    before = board.loads()
     if answer.status == 422:
         # Its place may break a rule on this busy day: then the refusal offers to force.
         assert answer.json()["code"] == "rule_violation"
         page.locator(".refusal button", has_text="Force").click()
+        before = board.loads()
         with page.expect_response(
             lambda r: r.url.endswith(f"/api/v1/jobs/{job['id']}/assignment")
         ) as forced:
@@ -618,6 +638,9 @@ def test_drop_from_the_unassigned_list_assigns(board: Board) -> None:
     saved = board.api.get(f"/api/v1/jobs/{job['id']}")
     assert saved["status"] == "dispatched"
     assert saved["assignment"]["technician_id"] == target["id"]
-    assert page.locator(f'.unassigned-job[data-job-id="{job["id"]}"]').count() == 0
-    assert _in_row(board, job["id"], target["id"])
+    _eventually(
+        lambda: page.locator(f'.unassigned-job[data-job-id="{job["id"]}"]').count() == 0,
+        "the job is still in the Unassigned list",
+    )
+    _eventually(lambda: _in_row(board, job["id"], target["id"]), "the bar is not in its row")
     board.shot("assigned-from-list")
