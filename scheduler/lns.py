@@ -334,11 +334,11 @@ class Lns:
         self,
         start: list[list[int]],
         seconds: float,
-        on_improve: Callable[[float], None] | None = None,
+        on_improve: Callable[[list[list[int]], float], None] | None = None,
     ) -> tuple[list[list[int]], dict]:
         """Improve ``start`` for ``seconds``; returns the best routes and counters.
 
-        ``on_improve(value)`` is called with the acceptance scalar of each new best.
+        ``on_improve(routes, value)`` is called on each new best (value: acceptance scalar).
         """
         t0 = time.monotonic()
         deadline = t0 + seconds
@@ -378,7 +378,7 @@ class Lns:
                     best, best_key = [list(r) for r in cur], k
                     improved += 1
                     if on_improve is not None:
-                        on_improve(val)
+                        on_improve(best, val)
         self.best_key = best_key
         return best, {"lns_iterations": iters, "lns_improvements": improved}
 

@@ -84,9 +84,12 @@ def _one_search(
         stats["construct_jobs"] = sum(len(r) for r in routes)
     if use_lns and routes is not None:
         lns = Lns(problem, params, slots, jobs, allowed, preds)
-        seen(lns.scalar(routes, *lns.measure(routes)))
+        # Progress in the model's units, so the numbers continue into the GLS phase.
+        seen(float(adapter.objective_of(routes)))
         left = max(0.1, seconds - (time.monotonic() - t0))
-        routes, counters = lns.run(routes, left * LNS_SHARE, on_improve=seen)
+        routes, counters = lns.run(
+            routes, left * LNS_SHARE, on_improve=lambda r, _: seen(float(adapter.objective_of(r)))
+        )
         stats.update(counters)
         best_routes = lns.raw_routes(routes)
         best_obj = adapter.objective_of(routes)
@@ -134,7 +137,7 @@ def _python_search(
     lns = Lns(problem, params, slots, jobs, allowed, preds)
     seen(lns.scalar(routes, *lns.measure(routes)))
     left = max(0.1, seconds - (time.monotonic() - t0))
-    routes, counters = lns.run(routes, left, on_improve=seen)
+    routes, counters = lns.run(routes, left, on_improve=lambda _, value: seen(value))
     stats.update(counters)
     stats["objective"] = lns.scalar(routes, *lns.measure(routes))
     stats["best_from"] = "lns"

@@ -100,16 +100,54 @@ class UiDriver:
         self.pump(0.02)
 
     def screenshot(self, name: str) -> Path:
-        """Save the window (360x640) to artifacts/screenshots/mobile/<name>.png."""
+        """Save the window (360x640) to artifacts/screenshots/mobile/<name>.png.
+
+        Also checks what a gloved thumb needs: every visible touch target is >= 48dp high.
+        """
         from kivy.core.window import Window
+        from PIL import Image
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.pump(0.15)
         written = Window.screenshot(name=str(SCREENSHOTS / f"{name}.png"))
         target = SCREENSHOTS / f"{name}.png"
         shutil.move(written, target)
-        assert target.stat().st_size > 2000
+        with Image.open(target) as image:
+            assert image.size == (360, 640)
+            assert len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 8, "blank"
+        small = self.small_touch_targets()
+        assert not small, f"touch targets under 48dp on {name}: {small}"
         return target
+
+    @staticmethod
+    def small_touch_targets() -> list[str]:
+        """Visible buttons, cards and inputs lower than 48dp (desktop file lists excepted)."""
+        from kivy.core.window import Window
+        from kivy.metrics import dp
+        from kivy.uix.behaviors import ButtonBehavior
+        from kivy.uix.filechooser import FileChooserListView
+        from kivy.uix.textinput import TextInput
+
+        found = []
+        for top in Window.children:
+            skip = {
+                id(inner)
+                for chooser in top.walk(restrict=True)
+                if isinstance(chooser, FileChooserListView)
+                for inner in chooser.walk(restrict=True)
+            }
+            for w in top.walk(restrict=True):
+                if id(w) in skip:
+                    continue
+                if not isinstance(w, ButtonBehavior | TextInput) or w.opacity == 0 or w.disabled:
+                    continue
+                if not w.get_root_window():
+                    continue
+                x, y = w.to_window(*w.center)
+                visible = 0 <= x <= Window.width and 0 <= y <= Window.height
+                if visible and w.height < dp(48) - 0.5:
+                    found.append(f"{type(w).__name__}({getattr(w, 'text', '')!r}, h={w.height})")
+        return found
 
     @staticmethod
     def find(root: Widget, cls: type, text: str | None = None) -> list[Widget]:

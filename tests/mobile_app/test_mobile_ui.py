@@ -87,10 +87,14 @@ def test_login_then_todays_route_in_order(day, live_server):
     )
     today = ui.screen
     ids = [row["job_id"] for row in today.ids.rv.data]
-    assert ids[:3] == [j["id"] for j in day["jobs"]]
-    first = today.ids.rv.data[0]
+    mine = [j["id"] for j in day["jobs"]]
+    assert [i for i in ids if i in mine] == mine  # route order: 08:00, 10:00, 12:00
+    first = today.ids.rv.data[ids.index(mine[0])]
     assert first["status_text"] == "Dispatched" and first["customer"] == "Marie Dubois"
-    assert first["line1"].startswith("1.") and first["sla_text"]
+    # Planned times are shown in the phone's time zone.
+    start = dt.datetime.fromisoformat(day["jobs"][0]["assignment"]["planned_start"])
+    assert f"{start.astimezone():%H:%M}-" in first["line1"] and "P80" in first["line1"]
+    assert first["sla_text"].startswith("SLA")
     assert "session.json" in os.listdir(app.data_dir)
     ui.screenshot("02_today")
     # Other days: tomorrow has none of these jobs; the date button comes back to today.
@@ -98,7 +102,7 @@ def test_login_then_todays_route_in_order(day, live_server):
     ui.tap(buttons_row[0])
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     ui.pump(until=lambda: tomorrow in today.day_label and not app.busy, what="tomorrow")
-    assert not {row["job_id"] for row in today.ids.rv.data} & set(ids[:3])
+    assert not {row["job_id"] for row in today.ids.rv.data} & set(mine)
     ui.tap(UiDriver.find(today, Button, today.day_label)[0])
     ui.pump(until=lambda: len(today.ids.rv.data) >= 3, what="back to today")
 
