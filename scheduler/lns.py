@@ -131,12 +131,18 @@ class Lns:
         return travel + sum(self.jobs[k].duration for k in seq)
 
     def _sla(self, v: int, seq: Sequence[int]) -> float:
+        """FIELD soft costs of route v besides travel: SLA lateness, preferred technicians."""
         if self.objective is not Objective.FIELD or not seq:
             return 0.0
+        tid = self.slots[v].tech.id
+        total = self.weights.preferred_technician * sum(
+            1
+            for k in seq
+            if self.jobs[k].preferred_technicians and tid not in self.jobs[k].preferred_technicians
+        )
         if all(self.jobs[k].sla_due is None for k in seq):
-            return 0.0
+            return total
         t = _fast_schedule([self.jobs[k] for k in seq], self.slots[v], self.dur)
-        total = 0.0
         for k, start in zip(seq, t.starts, strict=True):
             j = self.jobs[k]
             if j.sla_due is not None:

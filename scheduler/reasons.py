@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from .adapter import Slot
+from .construct import fast_feasible
 from .model import Job, Problem, Reason, Unassigned
 from .timing import schedule
 
@@ -83,8 +84,7 @@ def _stage(job: Job, slot: Slot, problem: Problem, terr: dict[str, np.ndarray] |
         fits = last_start >= sh.start
     if not fits:
         return 4
-    fixed = [job.pinned_start] if job.pinned_start is not None else []
-    if schedule([job], sh, problem.durations, fixed).overrun > 0:
+    if not fast_feasible([job], slot, problem.durations):
         return 5
     return len(STAGES)
 
@@ -123,12 +123,18 @@ def precheck(problem: Problem, slots: Sequence[Slot]) -> PreCheck:
         ok = [s.vehicle for s, st in zip(cand, stages, strict=True) if st == len(STAGES)]
         if ok:
             allowed[job.id] = ok
-            ends = []
-            for v in ok:
-                fixed = [job.pinned_start] if job.pinned_start is not None else []
-                t = schedule([job], slots[v].shift, problem.durations, fixed)
-                ends.append(t.starts[0] + job.duration)
-            earliest_end[job.id] = min(ends)
+            # A lower bound on when it can end (drive there at once, first window).
+            opens = job.pinned_start
+            if opens is None:
+                opens = min((w.start for w in job.time_windows), default=0)
+            earliest_end[job.id] = job.duration + min(
+                max(
+                    opens,
+                    slots[v].shift.start
+                    + int(problem.durations[slots[v].shift.start_location, job.location]),
+                )
+                for v in ok
+            )
             continue
         if job.pinned_technician is not None and job.pinned_technician in tech_ids:
             best = max(stages, default=0)

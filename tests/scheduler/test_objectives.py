@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sched_helpers import H, M, problem, run, shift, tech, visit, where
 
 from scheduler import Job, Objective, Problem, TimeWindow, Weights
@@ -117,3 +118,15 @@ def test_distance_objective_serves_everything_even_if_far():
     ]
     plan = run(problem([tech("A")], jobs, [0, 1, 200]), objective=Objective.DISTANCE)
     assert plan.kpis.jobs_assigned == 2
+
+
+@pytest.mark.parametrize(("weight", "expected"), [(600.0, "B"), (0.0, "A")])
+def test_preferred_technician_in_the_large_neighbourhood_search(weight, expected):
+    # Ten jobs (enough for the LNS path); "p" is cheaper for A (+6 min) than for B
+    # (8 min round trip) but prefers B.
+    jobs = [Job(f"j{k}", 1 + k % 3, 20 * M) for k in range(9)]
+    jobs.append(Job("p", 4, 20 * M, preferred_technicians=("B",)))
+    p = problem([tech("A", 0), tech("B", 5)], jobs, [0, 1, 2, 3, 6, 10])
+    plan = run(p, time_limit=1.0, weights=Weights(preferred_technician=weight))
+    assert plan.stats["first_solution"] == "construct"
+    assert where(plan, "p") == expected
