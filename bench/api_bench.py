@@ -406,13 +406,20 @@ async def run_load(
 
             return post
 
-        # Warm-up: open the connections with reads that change nothing.
+        # Warm-up: open the HTTP and database connections with requests that change
+        # nothing: a read, and a status event the job cannot take yet (409).
         async def warm(i: int) -> None:
             h = {"Authorization": f"Bearer {tokens[i]}"}
+            refused = json.dumps({"type": "completed", "at": dt.datetime.now(dt.UTC).isoformat()})
+            path = f"/api/v1/jobs/{plan[i][1][0]}/events"
             if client_kind == "httpx":
                 await client.get("/api/v1/me/stock", headers=h)
+                await client.post(path, content=refused, headers=h)
             else:
                 await raw[i].request("GET", "/api/v1/me/stock", h)
+                await raw[i].request(
+                    "POST", path, {**h, "Content-Type": "application/json"}, refused.encode()
+                )
 
         await asyncio.gather(*(warm(i) for i in range(min(warmup, len(plan)))))
         stats = Stats()

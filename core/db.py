@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Stable constraint names, so Alembic migrations can drop what they create on both engines.
 NAMING_CONVENTION = {
@@ -109,6 +114,11 @@ def _sqlite_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+# Connections of the asyncio engine per process and event loop. Requests wait for one in
+# the loop (no thread is held meanwhile), so a few are enough to keep two cores busy.
+ASYNC_POOL_SIZE = 8
+
+
 class Database:
     """An engine plus its session factory; one per application or worker process."""
 
@@ -116,6 +126,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._async_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine]
+        self._async_engines = weakref.WeakKeyDictionary()
 
     @property
     def is_postgres(self) -> bool:
@@ -123,6 +135,31 @@ class Database:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    def async_engine(self) -> AsyncEngine:
+        """An asyncio engine on the same PostgreSQL database, for endpoints that must not
+        spend a worker thread per request (psycopg's async driver).
+
+        One per event loop, since asyncio connections cannot move between loops. No
+        ``pool_pre_ping``: callers retry once on a connection that turns out to be dead
+        instead of paying a round trip on every checkout.
+        """
+        if not self.is_postgres:
+            raise RuntimeError("the asyncio engine is only used on PostgreSQL")
+        loop = asyncio.get_running_loop()
+        engine = self._async_engines.get(loop)
+        if engine is None:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine(self.url, pool_size=ASYNC_POOL_SIZE, max_overflow=0)
+            self._async_engines[loop] = engine
+        return engine
+
+    async def dispose_async(self) -> None:
+        """Close the asyncio engine of the running loop (call from the app's shutdown)."""
+        engine = self._async_engines.pop(asyncio.get_running_loop(), None)
+        if engine is not None:
+            await engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -57,6 +57,12 @@ def on(type_: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def handlers_for(type_: str) -> tuple[Handler, ...]:
+    """The in-transaction handlers of ``type_``: for a writer that notifies PostgreSQL in
+    its own statements, and so must run these in its transaction as :func:`emit` does."""
+    return tuple(_IN_TRANSACTION.get(type_, ()))
+
+
 def emit(session: Session, type_: str, data: dict[str, Any]) -> None:
     """Run in-transaction handlers, then queue the event for delivery after commit."""
     for handler in _IN_TRANSACTION.get(type_, ()):

@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             runner.stop()
             bus.stop()
+            if database.is_postgres:
+                await database.dispose_async()
             database.dispose()
 
     app = FastAPI(
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.include_router(fieldwork.routes.events_router, prefix="/api/v1")  # hot path first
     app.include_router(workforce_routes.router, prefix="/api/v1")
     app.include_router(stock.routes.router, prefix="/api/v1")
     app.include_router(fieldwork.routes.router, prefix="/api/v1")

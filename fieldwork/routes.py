@@ -15,22 +15,30 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.deps import SessionDep, SettingsDep
 from core.errors import ApiError, NotFound, ValidationFailed
 from core.idempotency import HEADER, REPLAY_HEADER, run_idempotent
+from core.schemas import jsonable
 from fieldwork import schemas, service
-from fieldwork.models import JobEvent, JobNote, JobPhoto, UsedItem
+from fieldwork.models import JobNote, JobPhoto, UsedItem
 from fieldwork.uploads import ReceivedForm, UploadError, receive_form, verify_and_store
 from stock import service as stock_service
-from workforce.deps import CurrentUser, oauth2_scheme, user_from_token
+from workforce.deps import CurrentUser, oauth2_scheme, token_user_id, user_from_token
 from workforce.models import Job
 from workforce.schemas import JobRead
 from workforce.service import job_to_dict
 
 router = APIRouter(tags=["field"])
+# The status-event write on a router of its own, which the app mounts before every other
+# router: the busiest request of the API then matches after a handful of routes, not
+# after the whole API's (FastAPI tries routes one by one).
+events_router = APIRouter(tags=["field"])
 
 IdempotencyKey = Annotated[
     str | None,
@@ -47,23 +55,6 @@ PhotoId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 def _job_out(job: Job) -> JobRead:
     return JobRead.model_validate(job_to_dict(job))
-
-
-def _event_out(event: JobEvent, job: Job) -> schemas.EventRead:
-    position = None
-    if event.lat is not None and event.lon is not None:
-        position = schemas.Position(lat=event.lat, lon=event.lon, accuracy_m=event.accuracy_m)
-    return schemas.EventRead(
-        id=event.id,
-        job_id=event.job_id,
-        type=event.type,
-        from_status=event.from_status,
-        at=event.at,
-        received_at=event.received_at,
-        position=position,
-        reason=event.reason,
-        job=_job_out(job),
-    )
 
 
 def _note_out(note: JobNote) -> schemas.NoteRead:
@@ -156,7 +147,7 @@ def post_location(
 
 
 # -- status events ----------------------------------------------------------------------
-@router.post(
+@events_router.post(
     "/jobs/{job_id}/events",
     response_model=schemas.EventRead,
     status_code=201,
@@ -168,34 +159,54 @@ async def post_event(
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """A technician's status change (the busiest write of the API).
 
-    It runs its whole unit of work (authentication, the change, the commit) in a single
-    worker-thread hop rather than one hop per dependency: on a small machine the hops and
-    dependency plumbing cost more CPU than the work itself. Same transaction rules as
-    ``SessionDep``: commit on success, roll back on any error, before the response.
+    On PostgreSQL it runs on the event loop over an asyncio connection, in plain SQL
+    (``service.record_event_sql``); elsewhere its whole unit of work runs in a single
+    worker-thread hop rather than one hop per dependency. Either way: authentication,
+    the change and the commit happen before the response, and any error rolls back.
     """
+    state = request.app.state
+    payload = body.model_dump(mode="json")
+    if state.database.is_postgres:
+        return await _post_event_pg(
+            state, token, job_id, body, payload, request.url.path, idempotency_key
+        )
     return await run_in_threadpool(
         _post_event_unit_of_work,
-        request.app.state,
+        state,
         token,
         job_id,
         body,
+        payload,
         request.url.path,
         idempotency_key,
     )
 
 
 def _post_event_unit_of_work(
-    state: Any, token: str | None, job_id: int, body: Any, path: str, key: str | None
-) -> JSONResponse:
+    state: Any,
+    token: str | None,
+    job_id: int,
+    body: schemas.EventCreate,
+    payload: dict[str, Any],
+    path: str,
+    key: str | None,
+) -> Response:
     with contextmanager(session_scope)(state.database) as db:
         user = user_from_token(db, state.settings, token)
 
         def action() -> Any:
             event, job = service.record_event(db, user=user, job_id=job_id, body=body)
-            return _dump(_event_out(event, job))
+            return service.event_body(
+                event_id=event.id,
+                job_id=event.job_id,
+                payload=payload,
+                from_status=event.from_status,
+                received_at=event.received_at,
+                job=jsonable(job_to_dict(job)),
+            )
 
         return run_idempotent(
             db,
@@ -203,10 +214,80 @@ def _post_event_unit_of_work(
             key=key,
             method="POST",
             path=path,
-            payload=_dump(body),
+            payload=payload,
             status_code=201,
             action=action,
         )
+
+
+async def _post_event_pg(
+    state: Any,
+    token: str | None,
+    job_id: int,
+    body: schemas.EventCreate,
+    payload: dict[str, Any],
+    path: str,
+    key: str | None,
+) -> Response:
+    """The unit of work on a connection of the asyncio engine, run as synchronous code in
+    a single greenlet (``run_sync``): the database waits go back to the event loop, and
+    no worker thread is involved.
+
+    A pooled connection that died since its last use (the database restarted) fails on
+    its first statement; the unit of work then runs once more on a fresh connection,
+    which is safe because nothing of it was committed.
+    """
+    user_id = token_user_id(state.settings, token)
+    engine = state.database.async_engine()
+    progress = _Progress()
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    _post_event_on_connection, progress, user_id, job_id, body, payload, path, key
+                )
+        except DBAPIError as exc:
+            if attempt == 2 or progress.committing or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _Progress:
+    """Whether the commit was reached (after that, an error may hide a done commit)."""
+
+    committing = False
+
+
+def _post_event_on_connection(
+    conn: Connection,
+    progress: _Progress,
+    user_id: int,
+    job_id: int,
+    body: schemas.EventCreate,
+    payload: dict[str, Any],
+    path: str,
+    key: str | None,
+) -> Response:
+    with Session(bind=conn) as db:  # owns the transaction: commit here, or roll back
+        try:
+            response = run_idempotent(
+                db,
+                user_id=user_id,
+                key=key,
+                method="POST",
+                path=path,
+                payload=payload,
+                status_code=201,
+                action=lambda: service.record_event_sql(
+                    db, user_id=user_id, job_id=job_id, payload=payload, body=body
+                ),
+            )
+            progress.committing = True
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+    return response
 
 
 @router.get("/jobs/{job_id}/events", response_model=list[schemas.EventSummary])

@@ -10,23 +10,30 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from contextlib import suppress
+from types import SimpleNamespace
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Select
 
+from core import events
 from core.db import utcnow
 from core.errors import ApiError, Conflict, Forbidden, NotFound, PreconditionFailed
 from core.events import emit
+from core.schemas import jsonable
 from fieldwork.models import JobEvent, JobNote, JobPhoto, TechnicianPosition, UsedItem
 from fieldwork.schemas import EventCreate, PositionFix, UsedItemCreate
 from fieldwork.uploads import ReceivedFile, StoredImage
 from stock import service as stock_service
 from workforce import lifecycle
+from workforce.deps import inactive_user
 from workforce.models import Assignment, Job, Technician, User
-from workforce.service import job_event_data
+from workforce.service import job_event_data, job_to_dict
 
 _JOBS = Job.__table__
 _EVENTS = JobEvent.__table__
@@ -167,6 +174,33 @@ def record_event(
     row["id"] = db.execute(insert(_EVENTS).values(row).returning(_EVENTS.c.id)).scalar_one()
     emit(db, "job.updated", job_event_data(job))
     return JobEvent(**row), job
+
+
+def event_body(
+    *,
+    event_id: int,
+    job_id: int,
+    payload: dict[str, Any],
+    from_status: str,
+    received_at: dt.datetime,
+    job: dict[str, Any],
+) -> dict[str, Any]:
+    """The 201 body of a status event (docs/api.md), from the request as validated and
+    dumped (``payload``: its ``at`` keeps the device's offset) and the updated job's body.
+
+    Both ways of recording an event answer through this, so they cannot drift apart.
+    """
+    return {
+        "id": event_id,
+        "job_id": job_id,
+        "type": payload["type"],
+        "from_status": from_status,
+        "at": payload["at"],
+        "received_at": to_jsonable_python(received_at),
+        "position": payload["position"],
+        "reason": payload["reason"],
+        "job": job,
+    }
 
 
 def list_events(db: Session, *, user: User, job_id: int) -> list[JobEvent]:
@@ -314,3 +348,226 @@ def last_position(db: Session, *, technician_id: int) -> TechnicianPosition | No
         .order_by(TechnicianPosition.at.desc(), TechnicianPosition.id.desc())
         .limit(1)
     ).first()
+
+
+# -- status events on PostgreSQL, on the event loop ---------------------------------------
+# The busiest write of the API, done in plain SQL on an asyncio connection: no worker
+# thread, no ORM unit of work. One locked read brings everything the response needs
+# (job, assignment, collections, and the proof that the caller may act), one statement
+# writes the change, the event and the notification. ``record_event`` above is the same
+# rule set through the ORM (SQLite and the sync code paths).
+_JOB_SELECT = (
+    "SELECT j.id, j.reference, j.source, j.source_id, j.kind, j.title, j.description,"
+    " j.customer_name, j.customer_phone, j.address, j.lat, j.lon, j.territory,"
+    " j.duration_min, j.sla_due, j.priority, j.status, j.date, j.incomplete_reason,"
+    " j.version, j.created_at,"
+    " a.technician_id, t.name, a.planned_start, a.planned_end, a.travel_min, a.sequence,"
+    " a.pinned, a.override,"
+    " (SELECT json_object_agg(s.skill, s.level ORDER BY s.skill)"
+    "  FROM job_skills s WHERE s.job_id = j.id),"
+    " ARRAY(SELECT w.start FROM job_time_windows w WHERE w.job_id = j.id"
+    "  ORDER BY w.start, w.id),"
+    ' ARRAY(SELECT w."end" FROM job_time_windows w WHERE w.job_id = j.id'
+    "  ORDER BY w.start, w.id),"
+    " (SELECT json_agg(json_build_object('sku', i.sku, 'quantity', i.quantity)"
+    "  ORDER BY i.sku) FROM job_items i WHERE i.job_id = j.id),"
+    " ARRAY(SELECT p.predecessor_id FROM job_predecessors p WHERE p.job_id = j.id"
+    "  ORDER BY p.predecessor_id)"
+    " FROM jobs j"
+)
+# A technician's own job, found only while their login is active: one row proves both.
+_OWN_JOB_SQL = (
+    _JOB_SELECT + " JOIN assignments a ON a.job_id = j.id"
+    " JOIN technicians t ON t.id = a.technician_id"
+    " JOIN users u ON u.id = t.user_id"
+    " WHERE j.id = %(job_id)s AND u.id = %(user_id)s AND u.active"
+    " FOR UPDATE OF j"
+)
+_ANY_JOB_SQL = (
+    _JOB_SELECT + " LEFT JOIN assignments a ON a.job_id = j.id"
+    " LEFT JOIN technicians t ON t.id = a.technician_id"
+    " WHERE j.id = %(job_id)s"
+    " FOR UPDATE OF j"
+)
+_USER_SQL = "SELECT role, active FROM users WHERE id = %(user_id)s"
+# The version guard mirrors the ORM's version_id_col; the row lock makes a miss unlikely.
+_WRITE_EVENT_SQL = (
+    "WITH upd AS ("
+    " UPDATE jobs SET status = %(type)s, version = %(version)s, updated_at = %(now)s,"
+    " incomplete_reason = CASE WHEN %(set_reason)s THEN %(reason)s::text"
+    " ELSE incomplete_reason END"
+    " WHERE id = %(job_id)s AND version = %(old_version)s RETURNING id"
+    "), ev AS ("
+    " INSERT INTO job_events"
+    " (job_id, type, from_status, at, received_at, lat, lon, accuracy_m, reason, user_id)"
+    " SELECT upd.id, %(type)s, %(from_status)s, %(at)s::timestamptz, %(now)s::timestamptz,"
+    " %(lat)s::float8, %(lon)s::float8, %(accuracy_m)s::float8, %(reason)s::text,"
+    " %(user_id)s::int FROM upd RETURNING id"
+    ")"
+    " SELECT ev.id, pg_notify(%(channel)s, %(notification)s) FROM ev"
+)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.astimezone(dt.UTC)
+
+
+def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
+    """What ``job_to_dict`` and ``job_event_data`` read of a Job, from one row of
+    ``_JOB_SELECT`` (they only read attributes, so the ORM object is not needed)."""
+    (
+        job_id, reference, source, source_id, kind, title, description,
+        customer_name, customer_phone, address, lat, lon, territory,
+        duration_min, sla_due, priority, status, date, incomplete_reason,
+        version, created_at,
+        technician_id, technician_name, planned_start, planned_end, travel_min, sequence,
+        pinned, override,
+        skills, window_starts, window_ends, items, predecessor_ids,
+    ) = row  # fmt: skip
+    assignment = None
+    if technician_id is not None:
+        assignment = SimpleNamespace(
+            technician_id=technician_id,
+            technician=SimpleNamespace(name=technician_name),
+            planned_start=_utc(planned_start),
+            planned_end=_utc(planned_end),
+            travel_min=travel_min,
+            sequence=sequence,
+            pinned=pinned,
+            override=override,
+        )
+    return SimpleNamespace(
+        id=job_id,
+        reference=reference,
+        source=source,
+        source_id=source_id,
+        kind=kind,
+        title=title,
+        description=description,
+        customer_name=customer_name,
+        customer_phone=customer_phone,
+        address=address,
+        lat=lat,
+        lon=lon,
+        territory=territory,
+        duration_min=duration_min,
+        skill_map=skills or {},
+        time_windows=[
+            SimpleNamespace(start=_utc(s), end=_utc(e))
+            for s, e in zip(window_starts, window_ends, strict=True)
+        ],
+        sla_due=_utc(sla_due),
+        priority=priority,
+        items=[SimpleNamespace(**item) for item in items or ()],
+        predecessors=[SimpleNamespace(id=p) for p in predecessor_ids],
+        status=status,
+        date=date,
+        assignment=assignment,
+        incomplete_reason=incomplete_reason,
+        version=version,
+        created_at=_utc(created_at),
+        updated_at=None,
+    )
+
+
+def _first_row(db: Session, sql: str, params: dict[str, Any]) -> Any:
+    """The first row of plain SQL run on the session's DB-API cursor (or ``None``).
+
+    For a wide row SQLAlchemy's result machinery costs more than the statement itself.
+    Driver errors are raised as SQLAlchemy's, and a lost connection is invalidated, as
+    ``Connection.execute`` would do.
+    """
+    conn = db.connection()
+    fairy = conn.connection
+    cursor = fairy.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from exc
+    finally:
+        with suppress(Exception):
+            cursor.close()
+
+
+def _locked_job_sql(db: Session, *, user_id: int, job_id: int) -> SimpleNamespace:
+    """The job, locked, if ``user_id`` (an active user) may act on it; else 401 or 404."""
+    params = {"job_id": job_id, "user_id": user_id}
+    row = _first_row(db, _OWN_JOB_SQL, params)
+    if row is None:  # not their own job, or not a technician, or a disabled login
+        user = _first_row(db, _USER_SQL, params)
+        if user is None or not user[1]:
+            raise inactive_user()
+        if user[0] != "technician":
+            row = _first_row(db, _ANY_JOB_SQL, params)
+    if row is None:
+        raise NotFound(f"Job {job_id} not found.")
+    return _job_from_row(row)
+
+
+def record_event_sql(
+    db: Session, *, user_id: int, job_id: int, payload: dict[str, Any], body: EventCreate
+) -> dict[str, Any]:
+    """``record_event`` on PostgreSQL in plain SQL; returns the 201 body (JSON values).
+
+    The same rules: technicians act on their own jobs only (404), a disabled login gets
+    401, the lifecycle decides (409 with the allowed moves), the job's version is bumped,
+    the event keeps the status it left, ``job.updated`` handlers run in the transaction
+    and PostgreSQL delivers the notification on commit.
+    """
+    job = _locked_job_sql(db, user_id=user_id, job_id=job_id)
+    current = job.status
+    try:
+        lifecycle.check_field_event(current, body.type, body.reason)
+    except lifecycle.InvalidTransition as exc:
+        raise InvalidTransitionError(exc) from None
+    now = utcnow()
+    old_version = job.version
+    job.status, job.version, job.updated_at = body.type, old_version + 1, now
+    if body.type == lifecycle.INCOMPLETE:
+        job.incomplete_reason = body.reason
+    data = job_event_data(job)
+    pos = body.position
+    written = _first_row(
+        db,
+        _WRITE_EVENT_SQL,
+        {
+            "job_id": job.id,
+            "type": body.type,
+            "version": job.version,
+            "old_version": old_version,
+            "now": now,
+            "set_reason": body.type == lifecycle.INCOMPLETE,
+            "reason": body.reason,
+            "from_status": current,
+            "at": body.at,
+            "lat": pos.lat if pos else None,
+            "lon": pos.lon if pos else None,
+            "accuracy_m": pos.accuracy_m if pos else None,
+            "user_id": user_id,
+            "channel": events.CHANNEL,
+            "notification": events.Event("job.updated", data).to_json(),
+        },
+    )
+    if written is None:
+        raise PreconditionFailed("The job was changed by someone else; reload it and retry.")
+    for handler in events.handlers_for("job.updated"):
+        handler(db, data)
+    return event_body(
+        event_id=written[0],
+        job_id=job.id,
+        payload=payload,
+        from_status=current,
+        received_at=now,
+        job=jsonable(job_to_dict(job)),  # type: ignore[arg-type]
+    )

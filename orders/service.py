@@ -141,5 +141,6 @@ def order_to_dict(order: Order) -> dict[str, Any]:
 
 @on("job.updated")
 def _job_updated(db: Session, data: dict[str, Any]) -> None:
-    if data.get("job_id") is not None and data.get("status"):
+    # Only outcomes change anything here: skip the lookup on every other status change.
+    if data.get("job_id") is not None and data.get("status") in JOB_OUTCOME:
         sync_from_job(db=db, job_id=int(data["job_id"]), job_status=str(data["status"]))

@@ -157,9 +157,9 @@ class SolveParams:
     objective: Objective = Objective.FIELD
     workers: int = 1  # independent searches in parallel (processes)
     # First solution: "construct" (own priority-first insertion, fast on big days),
-    # "ortools" (parallel cheapest insertion) or "auto" (by size).
+    # "ortools" (parallel cheapest insertion) or "auto" (construct whenever the LNS runs).
     first_solution: str = "auto"
-    lns: bool = True  # ruin-and-recreate between two guided local search phases
+    lns: bool = True  # our ruin-and-recreate before OR-Tools' guided local search polish
 
 
 @dataclass(frozen=True)
@@ -342,7 +342,5 @@ def validate_problem(problem: Problem) -> None:
         for sku, q in j.items.items():
             if q < 0:
                 raise ValueError(f"job {j.id}: items of {sku!r} negative ({q})")
-        if j.pinned_technician is not None and j.pinned_technician not in tech_ids:
-            raise ValueError(f"job {j.id}: pinned_technician {j.pinned_technician!r} unknown")
         if j.id in j.predecessors:
             raise ValueError(f"job {j.id}: is its own predecessor")

@@ -136,12 +136,20 @@ def precheck(problem: Problem, slots: Sequence[Slot]) -> PreCheck:
                 for v in ok
             )
             continue
-        if job.pinned_technician is not None and job.pinned_technician in tech_ids:
+        if job.pinned_technician is not None and job.pinned_technician not in tech_ids:
+            msg = f"pinned to {job.pinned_technician}, who is not working in this horizon"
+            out[job.id] = Unassigned(job.id, Reason.PINNED, msg)
+            continue
+        if job.pinned_technician is not None:
             best = max(stages, default=0)
             why = _stage_message(min(best, len(STAGES) - 1), job, problem, cand) if cand else ""
             when = f" at {_hm(job.pinned_start)}" if job.pinned_start is not None else ""
             msg = f"pinned to {job.pinned_technician}{when}, who cannot take it: {why}"
             out[job.id] = Unassigned(job.id, Reason.PINNED, msg.rstrip(": "))
+            continue
+        if not slots:
+            msg = "no technician works a shift in this horizon"
+            out[job.id] = Unassigned(job.id, Reason.TIME_WINDOW, msg)
             continue
         best = max(stages, default=0)
         out[job.id] = Unassigned(job.id, STAGES[best], _stage_message(best, job, problem, slots))

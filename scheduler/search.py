@@ -104,7 +104,8 @@ def _one_search(
         if best_routes is None or adapter.loaded or fresh < best_obj:
             best_routes, best_obj = adapter.read(sol), int(sol.ObjectiveValue())
             stats["best_from"] = "lns+gls" if adapter.loaded else "gls"
-    stats["solutions"] = adapter.solutions
+    # Improving solutions seen: OR-Tools' plus the LNS's new bests.
+    stats["solutions"] = adapter.solutions + stats.get("lns_improvements", 0)
     if best_routes is None:
         return SearchResult([], adapter.status(), stats)
     stats["objective"] = best_obj
@@ -140,6 +141,7 @@ def _python_search(
     routes, counters = lns.run(routes, left, on_improve=lambda _, value: seen(value))
     stats.update(counters)
     stats["objective"] = lns.scalar(routes, *lns.measure(routes))
+    stats["solutions"] = 1 + counters["lns_improvements"]
     stats["best_from"] = "lns"
     return SearchResult(lns.raw_routes(routes), "feasible", stats)
 

@@ -46,6 +46,12 @@ def solve(
     params = params or SolveParams()
     if not params.time_limit > 0:
         raise ValueError(f"time_limit must be > 0, got {params.time_limit}")
+    if params.first_solution not in ("auto", "construct", "ortools"):
+        raise ValueError(
+            f"first_solution must be auto, construct or ortools, got {params.first_solution!r}"
+        )
+    if params.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {params.workers}")
     validate_problem(problem)
     t0 = time.monotonic()
     slots = make_slots(problem)

@@ -23,20 +23,23 @@ def verify(problem: Problem, plan: Plan) -> list[Violation]:
     techs = {t.id: t for t in problem.technicians}
     seen: Counter[str] = Counter()
     where: dict[str, tuple[Route, int]] = {}  # job id -> (route, start)
-    used_shifts: Counter[tuple[str, int]] = Counter()
+    used_shifts: Counter[tuple[str, int, int]] = Counter()
 
     for route in plan.routes:
         tech = techs.get(route.technician_id)
         if tech is None:
             out.append(Violation("unknown", f"unknown technician {route.technician_id!r}"))
             continue
-        shift = next((s for s in tech.shifts if s.day == route.day), None)
+        same_day = [s for s in tech.shifts if s.day == route.day]
+        # Several shifts on one day (split shift): the one the route starts in.
+        shift = next((s for s in same_day if s.start <= route.start <= s.end), None)
+        shift = shift or (same_day[0] if same_day else None)
         if shift is None:
             out.append(
                 Violation("shift", f"{tech.id} has no shift on day {route.day}", None, tech.id)
             )
             continue
-        used_shifts[(tech.id, route.day)] += 1
+        used_shifts[(tech.id, route.day, shift.start)] += 1
         for v in route.visits:
             seen[v.job_id] += 1
             if v.job_id in jobs:

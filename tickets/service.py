@@ -128,5 +128,6 @@ def ticket_to_dict(t: Ticket) -> dict[str, Any]:
 
 @on("job.updated")
 def _job_updated(db: Session, data: dict[str, Any]) -> None:
-    if data.get("job_id") is not None and data.get("status"):
+    # Only outcomes change anything here: skip the lookup on every other status change.
+    if data.get("job_id") is not None and data.get("status") in JOB_OUTCOME:
         sync_from_job(db=db, job_id=int(data["job_id"]), job_status=str(data["status"]))

@@ -61,3 +61,10 @@ def test_small_demo_solves_and_verifies():
     assert verify(p, plan) == []
     assert plan.kpis.jobs_assigned >= 30
     assert all(u.message for u in plan.unassigned)
+
+
+def test_description_lines_up_with_the_problem():
+    # The dispatch demo zips the two; the order must match.
+    p, desc = demo_scenario("medium", seed=0, days=2)
+    assert [j.id for j in p.jobs] == [d["id"] for d in desc["jobs"]]
+    assert [t.id for t in p.technicians] == [d["id"] for d in desc["technicians"]]

@@ -131,3 +131,17 @@ def test_capacity_names_what_a_job_would_displace():
     assert u.reason is Reason.CAPACITY
     assert sorted(u.detail["displaces"]) == ["a", "b"]
     assert "displace" in u.message
+
+
+def test_nobody_working():
+    p = problem([], [Job("j", 0, H)], [0])
+    plan, u = _why(p, "j")
+    assert u.reason is Reason.TIME_WINDOW
+    assert plan.routes == ()
+
+
+def test_pinned_to_someone_not_working():
+    job = Job("j", 1, H, pinned_technician="ghost")
+    _, u = _why(problem([tech("A")], [job], [0, 1]), "j")
+    assert u.reason is Reason.PINNED
+    assert "ghost" in u.message

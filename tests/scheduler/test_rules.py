@@ -148,3 +148,15 @@ def test_each_job_once_and_all_accounted_for():
     assert len(planned) == len(set(planned))
     assert set(planned) | {u.job_id for u in plan.unassigned} == {j.id for j in jobs}
     assert plan.kpis.jobs_unassigned > 0  # 26 x 45 min cannot fit in two shifts of 9 h
+
+
+def test_split_shift_same_day():
+    # Morning and afternoon shifts on day 0; one job in each half-day window.
+    split = (shift(start=8 * H, end=12 * H), shift(start=13 * H, end=17 * H))
+    jobs = [
+        Job("am", 1, H, time_windows=(TimeWindow(8 * H, 11 * H),)),
+        Job("pm", 2, H, time_windows=(TimeWindow(13 * H, 16 * H),)),
+    ]
+    plan = run(problem([tech("A", shifts=split)], jobs, [0, 5, 6]))
+    assert len(plan.routes) == 2
+    assert visit(plan, "am").end <= 12 * H <= 13 * H <= visit(plan, "pm").start

@@ -24,6 +24,8 @@ def test_bad_input_names_the_field():
         solve(Problem(good.technicians, good.jobs, np.zeros((2, 3))), SolveParams(time_limit=1))
     with pytest.raises(ValueError, match="appears twice"):
         solve(replace(good, jobs=(Job("j", 1, H), Job("j", 1, H))), SolveParams(time_limit=1))
+    with pytest.raises(ValueError, match="first_solution"):
+        solve(good, SolveParams(time_limit=1, first_solution="magic"))
 
 
 def test_empty_problem():
