@@ -8,13 +8,17 @@ What it does, end to end:
 4. runs one asyncio task per technician (a lean keep-alive HTTP/1.1 client by default,
    ``--client httpx`` for httpx), each moving its own jobs through
    ``en_route -> on_site -> completed`` with a fresh ``Idempotency-Key`` per event, until
-   every job is done or ``--duration`` seconds have passed;
+   every job is done or ``--duration`` seconds have passed; by default each technician
+   sends the next event as soon as the last is answered (closed loop: the most the server
+   takes, and by Little's law latency = technicians / rate), with ``--rate R`` the events
+   are due at R per second in total and latency counts from when each was due;
 5. prints events/s, p50/p95/p99 latency, the error count and the CPU time per event of
    the server, its PostgreSQL backends and the client (which, unlike wall-clock rates, other
    load on the machine does not inflate much), checks in the database that
    every acknowledged event was applied, then stops the server and drops the database.
 
 Run:  .venv/bin/python bench/api_bench.py [--technicians 200] [--jobs 5] [--workers 2]
+      .venv/bin/python bench/api_bench.py --technicians 200 --jobs 10 --rate 300
 Server URL: ``--pg-url`` or ``FWS_BENCH_PG_URL`` (default postgres@127.0.0.1:5432).
 """
 
@@ -26,6 +30,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -282,21 +287,37 @@ class RawHttp:
 
 
 async def technician(
-    post: Any, token: str, job_ids: list[int], stats: Stats, stop_at: float
+    post: Any,
+    token: str,
+    job_ids: list[int],
+    stats: Stats,
+    stop_at: float,
+    interval: float | None = None,
 ) -> None:
-    """One simulated technician: every job en route, on site, completed, one at a time."""
+    """One simulated technician: every job en route, on site, completed, one at a time.
+
+    Without ``interval`` the next event leaves as soon as the previous one is answered
+    (a closed loop: it measures the most the server can take). With it, events are due
+    every ``interval`` seconds from a random start, and latency counts from the moment
+    each was due, so a server that falls behind shows it in the percentiles instead of
+    simply being sent less.
+    """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    due = time.perf_counter() + random.uniform(0, interval) if interval else 0.0
     for job_id in job_ids:
         for step in STEPS:
             if time.monotonic() >= stop_at:
                 return
+            if interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             body = {
                 "type": step,
                 "at": dt.datetime.now(dt.UTC).isoformat(),
                 "position": {"lat": 48.86, "lon": 2.34, "accuracy_m": 10.0},
             }
             headers["Idempotency-Key"] = str(uuid.uuid4())
-            t0 = time.perf_counter()
+            t0 = due if interval else time.perf_counter()
+            due += interval or 0.0
             try:
                 status = await post(f"/api/v1/jobs/{job_id}/events", headers, json.dumps(body))
             except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -381,6 +402,7 @@ async def run_load(
     warmup: int,
     meter: CpuMeter | None = None,
     client_kind: str = "raw",
+    rate: float | None = None,
 ) -> tuple[Stats, float, dict[str, float]]:
     tokens = [
         create_token(subject=str(uid), secret=SECRET, ttl_min=120, claims={"role": "technician"})
@@ -428,7 +450,9 @@ async def run_load(
         stop_at = time.monotonic() + duration
         await asyncio.gather(
             *(
-                technician(poster(i), tok, job_ids, stats, stop_at)
+                technician(
+                    poster(i), tok, job_ids, stats, stop_at, len(plan) / rate if rate else None
+                )
                 for i, (tok, (_, job_ids)) in enumerate(zip(tokens, plan, strict=True))
             )
         )
@@ -475,6 +499,13 @@ def main() -> int:
         default="raw",
         help="raw: a minimal keep-alive HTTP/1.1 client (cheap); httpx: httpx.AsyncClient",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="offer this many events/s in total (latency at a given load) instead of "
+        "sending each technician's next event as soon as the last is answered",
+    )
     args = parser.parse_args()
 
     url = create_database(args.pg_url)
@@ -501,13 +532,15 @@ def main() -> int:
                     warmup=len(plan),
                     meter=meter,
                     client_kind=args.client,
+                    rate=args.rate,
                 )
             )
         ok = len(stats.latencies_ms)
         lat = stats.latencies_ms
         print(
             f"server: uvicorn, {args.workers} workers, PostgreSQL; clients: "
-            f"{args.technicians} concurrent technicians ({args.client} client, one event loop)"
+            f"{args.technicians} concurrent technicians ({args.client} client, one event loop), "
+            + (f"{args.rate:,.0f} events/s offered" if args.rate else "closed loop")
         )
         print(f"events: {ok} ok in {wall:.2f} s -> {ok / wall:,.0f} events/s")
         if lat:

@@ -66,7 +66,8 @@ class IdempotencyRecord(Base):
 _RECORDS = IdempotencyRecord.__table__
 
 
-# Built once: composing the statement per request costs more than running it.
+# Built once and run on the session's connection (no ORM layer): composing the statement
+# per request, and the ORM's execution path, cost more than running it.
 _INSERT = insert(_RECORDS)
 
 
@@ -169,7 +170,8 @@ def run_idempotent(
     request_hash = fingerprint(method, path, payload)
     try:
         body = _plain_json(action())
-        db.execute(
+        db.flush()  # the effect's pending rows first, as an ORM statement would
+        db.connection().execute(
             _INSERT,
             {
                 "user_id": user_id,

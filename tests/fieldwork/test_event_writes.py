@@ -1,0 +1,189 @@
+"""The status-event write in detail: its body, who may send it, and (on PostgreSQL, where
+it runs in plain SQL on the event loop) concurrency and lost connections."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from core.security import create_token
+from fieldwork.models import JobEvent
+from workforce.models import Job, User
+
+DEVICE_TIME = "2026-11-27T09:00:00+00:00"
+
+
+def _count_events(field) -> int:
+    return field.read(lambda s: s.scalar(select(func.count()).select_from(JobEvent)))
+
+
+def _column(field, column):
+    """A column of the fixture's first job as stored now (not the session's copy)."""
+    return field.read(lambda s: s.scalar(select(column).where(Job.id == field.job.id)))
+
+
+def test_the_event_carries_the_same_job_body_as_a_read(field, make_job, assign_job) -> None:
+    day = field.job.date
+    first = make_job(title="Splice cabinet")
+    job = make_job(
+        title="Connect customer",
+        skills={"fiber": 2, "copper": 1},
+        items=[{"sku": "SPL-1x8", "quantity": 2}, {"sku": "DROP-50M", "quantity": 1}],
+        time_windows=[
+            {"start": f"{day}T13:00:00+00:00", "end": f"{day}T17:00:00+00:00"},
+            {"start": f"{day}T08:00:00+01:00", "end": f"{day}T10:30:00+01:00"},
+        ],
+        sla_due=f"{day}T18:00:00+00:00",
+        predecessor_ids=[first.id],
+        customer={"name": "Marie Dubois", "phone": "+33 6 12"},
+    )
+    assign_job(job, field.tech, sequence=3)
+
+    r = field.event(
+        job.id,
+        "en_route",
+        at="2026-11-27T09:00:00.5+02:00",
+        position={"lat": 48.85, "lon": 2.35, "accuracy_m": 8},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    read = field.get(f"/jobs/{job.id}")
+    assert read.status_code == 200
+    assert body["job"] == read.json()
+    assert body["job"]["time_windows"][0]["start"] == f"{day}T07:00:00+00:00"
+    assert body["job"]["skills"] == {"copper": 1, "fiber": 2}
+    assert body["job"]["predecessor_ids"] == [first.id]
+    assert body["job"]["assignment"]["technician_name"] == "Ana Costa"
+    # The device's time as sent (its offset kept); the server's time in UTC.
+    assert body["at"] == "2026-11-27T09:00:00.500000+02:00"
+    assert body["received_at"].endswith("Z")
+    assert (body["type"], body["from_status"], body["reason"]) == ("en_route", "dispatched", None)
+    assert body["position"] == {"lat": 48.85, "lon": 2.35, "accuracy_m": 8.0}
+    history = field.get(f"/jobs/{job.id}/events").json()
+    assert [e["id"] for e in history] == [body["id"]]
+    assert history[0]["at"] == "2026-11-27T07:00:00.500000Z"
+
+
+def test_a_disabled_login_is_refused_before_anything_changes(field) -> None:
+    def disable(s) -> None:
+        s.execute(User.__table__.update().where(User.id == field.tech.user_id).values(active=False))
+
+    field.read(disable)
+    r = field.event(field.job.id, "en_route")
+    assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+    assert _count_events(field) == 0
+    assert _column(field, Job.status) == "dispatched"
+
+
+def test_a_dispatcher_reports_for_any_job(field, make_job) -> None:
+    disp = field.auth_headers("dispatcher")
+    r = field.post(
+        f"/jobs/{field.other_job.id}/events", {"type": "en_route", "at": DEVICE_TIME}, headers=disp
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["job"]["assignment"]["technician_name"] == "Bruno Lima"
+    unassigned = make_job(title="Nobody's yet")
+    r = field.post(
+        f"/jobs/{unassigned.id}/events", {"type": "en_route", "at": DEVICE_TIME}, headers=disp
+    )
+    assert r.status_code == 409 and r.json()["current_status"] == "open"
+    r = field.post("/jobs/999999/events", {"type": "en_route", "at": DEVICE_TIME}, headers=disp)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+def test_a_completed_job_resolves_its_ticket(field, assign_job) -> None:
+    disp = field.auth_headers("dispatcher")
+    r = field.post(
+        "/customers",
+        {"name": "Marie Dubois", "phone": "+33 6", "address": "x", "lat": 48.87, "lon": 2.33},
+        headers=disp,
+    )
+    assert r.status_code == 201, r.text
+    r = field.post(
+        "/tickets",
+        {
+            "title": "No sync",
+            "customer_id": r.json()["id"],
+            "location": {"lat": 48.87, "lon": 2.33},
+            "skills": {"fiber": 1},
+            "date": field.job.date.isoformat(),
+        },
+        headers=disp,
+    )
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    assign_job(field.read(lambda s: s.get(Job, ticket["job_id"])), field.tech, sequence=3)
+    for step in ("en_route", "on_site"):
+        assert field.event(ticket["job_id"], step).status_code == 201
+        assert field.get(f"/tickets/{ticket['id']}", headers=disp).json()["status"] == "scheduled"
+    assert field.event(ticket["job_id"], "completed").status_code == 201
+    assert field.get(f"/tickets/{ticket['id']}", headers=disp).json()["status"] == "resolved"
+
+
+def test_expired_tokens_are_refused_even_after_a_first_use(field, settings) -> None:
+    token = create_token(
+        subject=str(field.tech.user_id), secret=settings.secret_key, ttl_min=1.5 / 60
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert field.get("/me/jobs", headers=headers).status_code == 200  # verified, remembered
+    time.sleep(2)
+    body = {"type": "en_route", "at": DEVICE_TIME}
+    r = field.post(f"/jobs/{field.job.id}/events", body, headers=headers)
+    assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+    assert _count_events(field) == 0
+
+
+# -- PostgreSQL: concurrency and lost connections -------------------------------------------
+@pytest.fixture
+def pg_only(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks and the asyncio engine are PostgreSQL's")
+
+
+@pytest.mark.postgres
+def test_concurrent_copies_of_one_event_apply_once(pg_only, field) -> None:
+    key = str(uuid.uuid4())
+
+    def post(_i: int):
+        r = field.event(field.job.id, "en_route", key=key)
+        return r.status_code, r.json(), r.headers.get("Idempotent-Replay")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(post, range(8)))
+    assert {code for code, _, _ in results} == {201}
+    assert len({body["id"] for _, body, _ in results}) == 1
+    assert sum(1 for _, _, replay in results if replay != "true") == 1
+    assert _count_events(field) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_different_events_one_wins(pg_only, field) -> None:
+    def post(_i: int) -> int:
+        return field.event(field.job.id, "en_route", key=str(uuid.uuid4())).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(post, range(8)))
+    assert sorted(codes) == [201] + [409] * 7
+    assert _count_events(field) == 1
+    assert _column(field, Job.version) == field.job.version + 1
+
+
+@pytest.mark.postgres
+def test_connections_lost_under_the_pool_are_replaced(pg_only, field, db_url) -> None:
+    assert field.event(field.job.id, "en_route").status_code == 201
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # as if the database had restarted
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+    r = field.event(field.job.id, "on_site")
+    assert r.status_code == 201, r.text
+    assert _count_events(field) == 2
