@@ -896,6 +896,8 @@ def _job_summary(job: Job, sla_at_risk: bool) -> dict[str, Any]:
         "sla_due": job.sla_due,
         "sla_at_risk": sla_at_risk,
         "pinned": bool(job.assignment and job.assignment.pinned),
+        "override": bool(job.assignment and job.assignment.override),
+        "territory": job.territory,
         "version": job.version,
     }
 

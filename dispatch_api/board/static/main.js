@@ -32,7 +32,6 @@ const state = {
   unassigned: [],
   jobs: new Map(), // job id -> summary with its assignment (technician_id, start, end...)
   technicians: new Map(), // id -> technician (territory, name, skills)
-  territoryJobs: null, // ids of the day's jobs in the chosen territory (null: no filter)
   selected: null,
   flashing: new Set(), // job ids whose bar blinks after a live change
   kpis: null,
@@ -153,7 +152,7 @@ async function loadSchedule() {
   const day = state.day;
   let schedule;
   try {
-    [schedule] = await Promise.all([api("GET", `/api/v1/schedules/${day}`), loadTerritoryJobs()]);
+    schedule = await api("GET", `/api/v1/schedules/${day}`);
   } catch (err) {
     if (err.status !== 401) status(`Cannot load ${day}: ${err.message}`, "error");
     return;
@@ -206,21 +205,8 @@ function visibleRoutes() {
 
 function visibleUnassigned() {
   const list = state.schedule ? state.schedule.unassigned : [];
-  if (!state.territory || !state.territoryJobs) return list;
-  return list.filter((u) => state.territoryJobs.has(u.job.id));
-}
-
-/** The schedule's job summaries carry no territory: ask the jobs list for that day's. */
-async function loadTerritoryJobs() {
-  state.territoryJobs = null;
-  if (!state.territory) return;
-  const query = new URLSearchParams({ date: state.day, territory: state.territory, limit: "500" });
-  try {
-    const jobs = await api("GET", `/api/v1/jobs?${query}`);
-    state.territoryJobs = new Set(jobs.map((j) => j.id));
-  } catch (err) {
-    if (err.status !== 401) status(`Cannot filter by territory: ${err.message}`, "error");
-  }
+  if (!state.territory) return list;
+  return list.filter((u) => u.job.territory === state.territory);
 }
 
 function computeKpis(routes, unassigned) {
@@ -649,9 +635,8 @@ function wire() {
   $("day-prev").addEventListener("click", () => setDay(addDays(state.day, -1)));
   $("day-next").addEventListener("click", () => setDay(addDays(state.day, 1)));
   $("day-today").addEventListener("click", () => setDay(today()));
-  $("territory").addEventListener("change", async (ev) => {
+  $("territory").addEventListener("change", (ev) => {
     state.territory = ev.target.value;
-    await loadTerritoryJobs();
     if (state.schedule) render();
   });
   window.addEventListener("board:unauthorized", () => signOut("Your session has ended: sign in again."));
