@@ -147,8 +147,10 @@ def _python_search(
 
 
 def _worker(args: tuple) -> SearchResult:
-    problem, params, slots, jobs, allowed, preds, seconds, meta, k = args
+    problem, params, slots, jobs, allowed, preds, deadline, meta, k = args
     params = replace(params, seed=params.seed + 1000 * k)
+    # The worker's start-up (a fresh interpreter) comes out of its share of the time.
+    seconds = max(0.5, deadline - time.time())
     return _one_search(problem, params, slots, jobs, allowed, preds, seconds, None, meta)
 
 
@@ -166,9 +168,12 @@ def run_search(
     workers = max(1, int(params.workers))
     if workers == 1:
         return _one_search(problem, params, slots, jobs, allowed, preds, seconds, progress)
-    ctx = mp.get_context("fork")
+    # "spawn", not "fork": a fork of a process with threads (a server, a progress bar) can
+    # inherit a held lock and hang for ever; a fresh interpreter costs about a second.
+    ctx = mp.get_context("spawn")
+    deadline = time.time() + seconds
     extra = [
-        (problem, params, slots, jobs, allowed, preds, seconds, WORKER_METAHEURISTICS[k % 4], k)
+        (problem, params, slots, jobs, allowed, preds, deadline, WORKER_METAHEURISTICS[k % 4], k)
         for k in range(1, workers)
     ]
     with ctx.Pool(workers - 1) as pool:

@@ -61,6 +61,11 @@ class UiDriver:
     def screen(self):
         return self.app.root.current_screen
 
+    def popup(self) -> Widget:
+        """The open popup, rendering frames until one has opened (it opens a frame late)."""
+        self.pump(until=lambda: open_popup() is not None, what="a popup")
+        return open_popup()
+
     def tap(self, widget: Widget) -> None:
         """A finger tap at the centre of ``widget`` (scrolled into view first)."""
         from kivy.core.window import Window

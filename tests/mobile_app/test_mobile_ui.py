@@ -167,7 +167,7 @@ def test_attach_a_photo_from_a_file(day, live_server):
     media = ui.screen
     ui.type_into(media.ids.caption, "Cabinet after the splice")
     ui.tap(media.ids.add_photo)
-    chooser = open_popup()
+    chooser = ui.popup()
     assert chooser is not None
     files = chooser.ids.files
     files.path = str(photo.parent)
@@ -233,7 +233,7 @@ def test_completing_asks_for_confirmation(day, live_server):
     screen = ui.screen
     ui.pump(0.05)
     ui.tap(buttons(screen.ids.actions, "Complete job")[0])
-    popup = open_popup()
+    popup = ui.popup()
     assert popup is not None and "cannot be undone" in popup.message
     ui.screenshot("10_confirm_complete")
     ui.tap(popup.ids.confirm)
@@ -255,7 +255,7 @@ def test_incomplete_needs_a_reason(day, live_server):
     ui.tap(buttons(screen.ids.actions, "Start driving")[0])
     ui.tap(buttons(screen.ids.actions, "Arrived on site")[0])
     ui.tap(buttons(screen.ids.actions, "Cannot finish")[0])
-    popup = open_popup()
+    popup = ui.popup()
     ui.tap(popup.ids.confirm)
     assert popup.error.startswith("reason:") and open_popup() is popup
     ui.type_into(popup.ids.reason, "Customer absent, card left in the mailbox")
