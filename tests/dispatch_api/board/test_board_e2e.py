@@ -586,14 +586,20 @@ def test_new_job_appears_live_in_the_unassigned_list(board: Board) -> None:
 
 
 def _x_of(board: Board, when: dt.datetime) -> float:
-    """Screen x of a time, from a bar whose planned times are known."""
-    for route in board.schedule()["routes"]:
-        for visit in route["visits"]:
-            box = _bar_box(board, visit["job_id"])
-            start, end = _at(visit["start"]), _at(visit["end"])
-            px_per_s = box["width"] / (end - start).total_seconds()
-            return box["x"] + (when - start).total_seconds() * px_per_s
-    pytest.fail("no bar to measure the time axis with")
+    """Screen x of a time, from the left edges of the day's earliest and latest bars.
+
+    Two edges hours apart give the scale; one bar's width would not (borders and the
+    minimum width of short bars skew it by minutes per hour).
+    """
+    visits = [v for r in board.schedule()["routes"] for v in r["visits"]]
+    if len(visits) < 2:
+        pytest.fail("no bars to measure the time axis with")
+    first = min(visits, key=lambda v: v["start"])
+    last = max(visits, key=lambda v: v["start"])
+    t0, t1 = _at(first["start"]), _at(last["start"])
+    x0, x1 = _bar_box(board, first["job_id"])["x"], _bar_box(board, last["job_id"])["x"]
+    px_per_s = (x1 - x0) / (t1 - t0).total_seconds()
+    return x0 + (when - t0).total_seconds() * px_per_s
 
 
 def test_drop_from_the_unassigned_list_assigns(board: Board) -> None:
