@@ -26,7 +26,7 @@ from core.errors import ApiError, NotFound, ValidationFailed
 from core.idempotency import HEADER, REPLAY_HEADER, run_idempotent
 from core.schemas import jsonable
 from fieldwork import schemas, service
-from fieldwork.models import JobNote, JobPhoto, UsedItem
+from fieldwork.models import JobEvent, JobNote, JobPhoto, UsedItem
 from fieldwork.uploads import ReceivedForm, UploadError, receive_form, verify_and_store
 from stock import service as stock_service
 from workforce.deps import CurrentUser, oauth2_scheme, token_user_id, user_from_token
@@ -306,7 +306,7 @@ def list_events(job_id: JobId, db: SessionDep, user: CurrentUser) -> list[schema
             else schemas.Position(lat=e.lat, lon=e.lon, accuracy_m=e.accuracy_m),
             reason=e.reason,
         )
-        for e in service.list_events(db, user=user, job_id=job_id)
+        for e in service.list_for_job(db, user=user, job_id=job_id, model=JobEvent)
     ]
 
 
@@ -336,7 +336,7 @@ def post_note(
 
 @router.get("/jobs/{job_id}/notes", response_model=list[schemas.NoteRead])
 def list_notes(job_id: JobId, db: SessionDep, user: CurrentUser) -> list[schemas.NoteRead]:
-    return [_note_out(n) for n in service.list_notes(db, user=user, job_id=job_id)]
+    return [_note_out(n) for n in service.list_for_job(db, user=user, job_id=job_id, model=JobNote)]
 
 
 # -- photos -----------------------------------------------------------------------------
@@ -466,7 +466,8 @@ def post_photo(
 
 @router.get("/jobs/{job_id}/photos", response_model=list[schemas.PhotoRead])
 def list_photos(job_id: JobId, db: SessionDep, user: CurrentUser) -> list[schemas.PhotoRead]:
-    return [_photo_out(p) for p in service.list_photos(db, user=user, job_id=job_id)]
+    photos = service.list_for_job(db, user=user, job_id=job_id, model=JobPhoto)
+    return [_photo_out(p) for p in photos]
 
 
 @router.get(
@@ -521,4 +522,5 @@ def post_used_item(
 
 @router.get("/jobs/{job_id}/used-items", response_model=list[schemas.UsedItemRead])
 def list_used_items(job_id: JobId, db: SessionDep, user: CurrentUser) -> list[schemas.UsedItemRead]:
-    return [_used_out(u) for u in service.list_used_items(db, user=user, job_id=job_id)]
+    used = service.list_for_job(db, user=user, job_id=job_id, model=UsedItem)
+    return [_used_out(u) for u in used]

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from contextlib import suppress
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, insert, select, update
@@ -118,6 +118,15 @@ def job_for_user(
     return job
 
 
+_Row = TypeVar("_Row", JobEvent, JobNote, JobPhoto, UsedItem)
+
+
+def list_for_job(db: Session, *, user: User, job_id: int, model: type[_Row]) -> list[_Row]:
+    """A job's events, notes, photos or used items, oldest first (404 if not the user's job)."""
+    job_for_user(db, user=user, job_id=job_id, full=False)
+    return list(db.scalars(select(model).where(model.job_id == job_id).order_by(model.id)))
+
+
 def my_jobs(db: Session, *, technician_id: int, day: dt.date) -> list[Job]:
     """A technician's jobs of one day in route order."""
     query = (
@@ -203,11 +212,6 @@ def event_body(
     }
 
 
-def list_events(db: Session, *, user: User, job_id: int) -> list[JobEvent]:
-    job_for_user(db, user=user, job_id=job_id, full=False)
-    return list(db.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
-
-
 # -- notes ------------------------------------------------------------------------------
 def add_note(db: Session, *, user: User, job_id: int, text: str) -> JobNote:
     job_for_user(db, user=user, job_id=job_id, full=False)
@@ -221,11 +225,6 @@ def add_note(db: Session, *, user: User, job_id: int, text: str) -> JobNote:
     db.add(note)
     db.flush()
     return note
-
-
-def list_notes(db: Session, *, user: User, job_id: int) -> list[JobNote]:
-    job_for_user(db, user=user, job_id=job_id, full=False)
-    return list(db.scalars(select(JobNote).where(JobNote.job_id == job_id).order_by(JobNote.id)))
 
 
 # -- photos -----------------------------------------------------------------------------
@@ -254,11 +253,6 @@ def add_photo(
     db.add(photo)
     db.flush()
     return photo
-
-
-def list_photos(db: Session, *, user: User, job_id: int) -> list[JobPhoto]:
-    job_for_user(db, user=user, job_id=job_id, full=False)
-    return list(db.scalars(select(JobPhoto).where(JobPhoto.job_id == job_id).order_by(JobPhoto.id)))
 
 
 def photo_for_user(db: Session, *, user: User, photo_id: int) -> JobPhoto:
@@ -312,11 +306,6 @@ def record_used_item(db: Session, *, user: User, job_id: int, body: UsedItemCrea
     db.add(used)
     db.flush()
     return used
-
-
-def list_used_items(db: Session, *, user: User, job_id: int) -> list[UsedItem]:
-    job_for_user(db, user=user, job_id=job_id, full=False)
-    return list(db.scalars(select(UsedItem).where(UsedItem.job_id == job_id).order_by(UsedItem.id)))
 
 
 # -- positions --------------------------------------------------------------------------
