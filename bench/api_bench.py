@@ -11,11 +11,13 @@ What it does, end to end:
    every job is done or ``--duration`` seconds have passed; by default each technician
    sends the next event as soon as the last is answered (closed loop: the most the server
    takes, and by Little's law latency = technicians / rate), with ``--rate R`` the events
-   are due at R per second in total and latency counts from when each was due;
+   are due at R per second in total and latency counts from when each was due; meanwhile
+   ``--watchers`` dispatcher boards (1 by default) watch the live event stream;
 5. prints events/s, p50/p95/p99 latency, the error count and the CPU time per event of
    the server, its PostgreSQL backends and the client (which, unlike wall-clock rates, other
    load on the machine does not inflate much), checks in the database that
-   every acknowledged event was applied, then stops the server and drops the database.
+   every acknowledged event was applied and that every board saw every event, then stops
+   the server and drops the database.
 
 Run:  .venv/bin/python bench/api_bench.py [--technicians 200] [--jobs 5] [--workers 2]
       .venv/bin/python bench/api_bench.py --technicians 200 --jobs 10 --rate 300
@@ -100,7 +102,8 @@ def migrate(url: str) -> None:
 
 
 def seed(url: str, technicians: int, jobs_per_tech: int) -> list[tuple[int, list[int]]]:
-    """Technicians with logins and dispatched jobs for today; returns (user_id, job_ids)."""
+    """Technicians with logins and dispatched jobs for today, then one dispatcher; returns
+    (user_id, job_ids) per technician, and (user_id, []) for the dispatcher last."""
     database = Database(url)
     today = dt.datetime.now(dt.UTC).date()
     # One hash for every bench login: argon2 is deliberately slow and logins are not measured.
@@ -157,6 +160,15 @@ def seed(url: str, technicians: int, jobs_per_tech: int) -> list[tuple[int, list
         for tech, job, _ in jobs:
             by_tech.setdefault(tech.id, []).append(job.id)
         out = [(tech.user_id, by_tech[tech.id]) for tech in techs]  # type: ignore[misc]
+        dispatcher = User(
+            username="bench-dispatcher",
+            password_hash=password_hash,
+            role="dispatcher",
+            name="Bench dispatcher",
+        )
+        db.add(dispatcher)
+        db.commit()
+        out.append((dispatcher.id, []))  # last entry: the dispatcher, who watches the board
     database.dispose()
     return out
 
@@ -330,6 +342,22 @@ async def technician(
                 stats.error(f"HTTP {status}")
 
 
+async def board(host: str, port: int, token: str, seen: list[int]) -> None:
+    """A dispatcher's board: the live event stream, counting ``job.updated`` events into
+    ``seen[0]`` until cancelled."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(
+            f"GET /api/v1/events/stream?access_token={token} HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\n\r\n".encode()
+        )
+        while line := await reader.readline():
+            if line.startswith(b"event: job.updated"):
+                seen[0] += 1
+    finally:
+        writer.close()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process so far (0 when it is gone)."""
     try:
@@ -403,7 +431,10 @@ async def run_load(
     meter: CpuMeter | None = None,
     client_kind: str = "raw",
     rate: float | None = None,
-) -> tuple[Stats, float, dict[str, float]]:
+    watchers: tuple[int, int] = (0, 0),
+) -> tuple[Stats, float, dict[str, float], int]:
+    """The load; ``watchers`` is (user id of a dispatcher, number of boards) watching the
+    live stream meanwhile. Returns stats, wall time, CPU by part and events the boards saw."""
     tokens = [
         create_token(subject=str(uid), secret=SECRET, ttl_min=120, claims={"role": "technician"})
         for uid, _ in plan
@@ -444,6 +475,13 @@ async def run_load(
                 )
 
         await asyncio.gather(*(warm(i) for i in range(min(warmup, len(plan)))))
+        seen = [0]
+        dispatcher = create_token(subject=str(watchers[0]), secret=SECRET, ttl_min=120)
+        boards = [
+            asyncio.create_task(board(host, int(port), dispatcher, seen))
+            for _ in range(watchers[1])
+        ]
+        await asyncio.sleep(1.0 if boards else 0)  # the boards connect and their server LISTENs
         stats = Stats()
         before = meter.snapshot() if meter else None
         t0 = time.perf_counter()
@@ -458,9 +496,13 @@ async def run_load(
         )
         wall = time.perf_counter() - t0
         cpu = meter.delta(before, meter.snapshot()) if meter and before else {}
+        await asyncio.sleep(1.0 if boards else 0)  # the last announcements arrive
+        for task in boards:
+            task.cancel()
+        await asyncio.gather(*boards, return_exceptions=True)
         for conn in raw:
             await conn.close()
-    return stats, wall, cpu
+    return stats, wall, cpu, seen[0]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -506,6 +548,13 @@ def main() -> int:
         help="offer this many events/s in total (latency at a given load) instead of "
         "sending each technician's next event as soon as the last is answered",
     )
+    parser.add_argument(
+        "--watchers",
+        type=int,
+        default=1,
+        help="dispatcher boards watching the live event stream meanwhile (each must see "
+        "every event)",
+    )
     args = parser.parse_args()
 
     url = create_database(args.pg_url)
@@ -514,6 +563,7 @@ def main() -> int:
         t = time.perf_counter()
         migrate(url)
         plan = seed(url, args.technicians, args.jobs)
+        dispatcher_id = plan.pop()[0]
         print(
             f"prepared {make_url(url).database}: {args.technicians} technicians x "
             f"{args.jobs} jobs in {time.perf_counter() - t:.1f} s"
@@ -524,7 +574,7 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(wait_ready(base, proc))
             meter = CpuMeter(proc.pid, url)
-            stats, wall, cpu = asyncio.run(
+            stats, wall, cpu, seen = asyncio.run(
                 run_load(
                     base,
                     plan,
@@ -533,6 +583,7 @@ def main() -> int:
                     meter=meter,
                     client_kind=args.client,
                     rate=args.rate,
+                    watchers=(dispatcher_id, args.watchers),
                 )
             )
         ok = len(stats.latencies_ms)
@@ -549,6 +600,11 @@ def main() -> int:
                 f"p99 {percentile(lat, 99):.1f}  max {max(lat):.1f}"
             )
         print(f"errors: {sum(stats.errors.values())} {stats.errors or ''}")
+        if args.watchers:
+            print(
+                f"live: {args.watchers} dispatcher board(s) saw {seen} job.updated events "
+                f"for {ok * args.watchers} expected"
+            )
         if ok and cpu:
             per = {part: 1000 * seconds / ok for part, seconds in cpu.items()}
             total = sum(per.values())
@@ -559,7 +615,8 @@ def main() -> int:
                 f"events/s on {os.cpu_count()} idle cores"
             )
         stored = verify(url, ok)
-        return 0 if stored == ok and not stats.errors else 1
+        complete = seen == ok * args.watchers
+        return 0 if stored == ok and not stats.errors and complete else 1
     finally:
         if proc is not None:
             stop_server(proc)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from psycopg_pool import AsyncConnectionPool
 
 # Stable constraint names, so Alembic migrations can drop what they create on both engines.
 NAMING_CONVENTION = {
@@ -114,9 +114,9 @@ def _sqlite_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-# Connections of the asyncio engine per process and event loop. Requests wait for one in
+# Connections of the asyncio pool per process and event loop. Requests wait for one in
 # the loop (no thread is held meanwhile), so a few are enough to keep two cores busy.
-ASYNC_POOL_SIZE = 8
+ASYNC_POOL_SIZE = 4
 
 
 class Database:
@@ -126,40 +126,53 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self._async_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine]
-        self._async_engines = weakref.WeakKeyDictionary()
+        self._async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool]
+        self._async_pools = weakref.WeakKeyDictionary()
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def conninfo(self) -> str:
+        """The PostgreSQL URL for psycopg itself (no SQLAlchemy driver suffix)."""
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
     def session(self) -> Session:
         return self.sessionmaker()
 
-    def async_engine(self) -> AsyncEngine:
-        """An asyncio engine on the same PostgreSQL database, for endpoints that must not
-        spend a worker thread per request (psycopg's async driver).
+    async def async_pool(self) -> AsyncConnectionPool:
+        """psycopg asyncio connections in autocommit, for the few hot endpoints that run
+        on the event loop in single statements (each statement its own transaction).
 
-        One per event loop, since asyncio connections cannot move between loops. No
-        ``pool_pre_ping``: callers retry once on a connection that turns out to be dead
-        instead of paying a round trip on every checkout.
+        One pool per event loop, since asyncio connections cannot move between loops.
+        Connections are not checked on checkout: a caller that meets a dead one falls
+        back to the general path, which does check.
         """
         if not self.is_postgres:
-            raise RuntimeError("the asyncio engine is only used on PostgreSQL")
+            raise RuntimeError("the asyncio pool is only used on PostgreSQL")
         loop = asyncio.get_running_loop()
-        engine = self._async_engines.get(loop)
-        if engine is None:
-            from sqlalchemy.ext.asyncio import create_async_engine
+        pool = self._async_pools.get(loop)
+        if pool is None:
+            from psycopg_pool import AsyncConnectionPool
 
-            engine = create_async_engine(self.url, pool_size=ASYNC_POOL_SIZE, max_overflow=0)
-            self._async_engines[loop] = engine
-        return engine
+            pool = AsyncConnectionPool(
+                self.conninfo,
+                min_size=2,
+                max_size=ASYNC_POOL_SIZE,
+                kwargs={"autocommit": True},
+                open=False,
+                name="fws-async",
+            )
+            self._async_pools[loop] = pool
+            await pool.open()
+        return pool
 
     async def dispose_async(self) -> None:
-        """Close the asyncio engine of the running loop (call from the app's shutdown)."""
-        engine = self._async_engines.pop(asyncio.get_running_loop(), None)
-        if engine is not None:
-            await engine.dispose()
+        """Close the asyncio pool of the running loop (call from the app's shutdown)."""
+        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

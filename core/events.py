@@ -5,6 +5,13 @@ to the in-process bus after the commit (and dropped on rollback). On PostgreSQL
 ``emit`` issues ``pg_notify`` inside the transaction, which PostgreSQL itself delivers
 only on commit, to every process that LISTENs: so events from worker processes on
 other machines reach the API's live stream too.
+
+The busiest writer (a technician's status event) announces instead, after its
+autocommit statement: :meth:`EventBus.announce` batches the notifications of one event
+loop into one statement. PostgreSQL serialises the commits of notifying transactions, so
+notifying inside each of them would queue every event behind the previous one's disk
+flush; announced after the commit, an event is lost to live listeners only if the
+process dies in between (the data itself is committed and reloads with the board).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "fws_events"
 _PENDING = "fws_pending_events"
+_NOTIFY_MANY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
 
 
 @dataclass(frozen=True)
@@ -40,32 +48,34 @@ class Event:
 
 
 Handler = Callable[[Session, dict[str, Any]], None]
-_IN_TRANSACTION: dict[str, list[Handler]] = {}
+Wants = Callable[[dict[str, Any]], bool]
+_IN_TRANSACTION: dict[str, list[tuple[Handler, Wants | None]]] = {}
 
 
-def on(type_: str) -> Callable[[Handler], Handler]:
+def on(type_: str, *, when: Wants | None = None) -> Callable[[Handler], Handler]:
     """Register a handler run *inside* the emitting transaction (a domain event).
 
     This is how one module reacts to another's change without writing its tables: a
     completed job resolves its ticket in the same unit of work, or neither happens.
+    ``when`` says from the event's data alone whether the handler has anything to do;
+    a writer whose event no handler wants may then skip the general path.
     """
 
     def register(fn: Handler) -> Handler:
-        _IN_TRANSACTION.setdefault(type_, []).append(fn)
+        _IN_TRANSACTION.setdefault(type_, []).append((fn, when))
         return fn
 
     return register
 
 
-def handlers_for(type_: str) -> tuple[Handler, ...]:
-    """The in-transaction handlers of ``type_``: for a writer that notifies PostgreSQL in
-    its own statements, and so must run these in its transaction as :func:`emit` does."""
-    return tuple(_IN_TRANSACTION.get(type_, ()))
+def handlers_for(type_: str, data: dict[str, Any]) -> tuple[Handler, ...]:
+    """The in-transaction handlers that want this event (empty: no handler has work)."""
+    return tuple(fn for fn, when in _IN_TRANSACTION.get(type_, ()) if when is None or when(data))
 
 
 def emit(session: Session, type_: str, data: dict[str, Any]) -> None:
     """Run in-transaction handlers, then queue the event for delivery after commit."""
-    for handler in _IN_TRANSACTION.get(type_, ()):
+    for handler in handlers_for(type_, data):
         handler(session, data)
     ev = Event(type_, data)
     if session.get_bind().dialect.name == "postgresql":
@@ -111,6 +121,9 @@ class EventBus:
         self._lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wanted = threading.Event()  # a first subscriber arrived: start listening
+        self._announced: list[Event] = []
+        self._announcer: asyncio.Task[None] | None = None
         self.database: Database | None = None
 
     # -- wiring -------------------------------------------------------------------------
@@ -138,27 +151,67 @@ class EventBus:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wanted.set()
         if self._listener:
             self._listener.join(timeout=3)
             self._listener = None
 
     def _listen(self) -> None:
+        """LISTEN while this process has subscribers, UNLISTEN while it has none: a worker
+        process that streams to no one is then not sent every event of the system."""
         import psycopg
 
         assert self.database is not None
-        conninfo = self.database.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
         while not self._stop.is_set():
             try:
-                with psycopg.connect(conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                with psycopg.connect(self.database.conninfo, autocommit=True) as conn:
+                    listening = False
                     while not self._stop.is_set():
+                        if self._subs and not listening:
+                            conn.execute(f"LISTEN {CHANNEL}")
+                            listening = True
+                        elif not self._subs and listening:
+                            conn.execute(f"UNLISTEN {CHANNEL}")
+                            listening = False
+                        if not listening:
+                            self._wanted.wait(0.5)
+                            self._wanted.clear()
+                            continue
                         for note in conn.notifies(timeout=0.5):
                             self._deliver_raw(note.payload)
             except Exception:  # the database restarted or the network blinked: reconnect
                 log.warning("event listener lost its connection; reconnecting", exc_info=True)
                 self._stop.wait(1.0)
+
+    # -- announcing committed changes (PostgreSQL, from the event loop) ------------------
+    def announce(self, ev: Event) -> None:
+        """Notify every process of ``ev``, whose change is already committed.
+
+        Queued and sent by one task per event loop, one statement for whatever queued
+        while the previous one ran: under load, many events per round trip.
+        """
+        self._announced.append(ev)
+        loop = asyncio.get_running_loop()
+        task = self._announcer
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._announcer = loop.create_task(self._announce_queued())
+
+    async def _announce_queued(self) -> None:
+        assert self.database is not None
+        while self._announced:
+            batch, self._announced = self._announced, []
+            try:
+                pool = await self.database.async_pool()
+                async with pool.connection() as conn:
+                    await conn.execute(_NOTIFY_MANY, (CHANNEL, [ev.to_json() for ev in batch]))
+            except Exception:  # the changes stand; only their live announcement is lost
+                log.warning("could not announce %d committed events", len(batch), exc_info=True)
+
+    async def flush(self) -> None:
+        """Wait until this loop's announcements are sent (call before closing the pool)."""
+        task = self._announcer
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            await task
 
     def _deliver_raw(self, payload: str) -> None:
         try:
@@ -172,6 +225,7 @@ class EventBus:
         sub = Subscription(self)
         with self._lock:
             self._subs.append(sub)
+        self._wanted.set()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:

@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.stop()
             bus.stop()
             if database.is_postgres:
+                await bus.flush()
                 await database.dispose_async()
             database.dispose()
 

@@ -16,14 +16,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.deps import SessionDep, SettingsDep
 from core.errors import ApiError, NotFound, ValidationFailed
-from core.idempotency import HEADER, REPLAY_HEADER, run_idempotent
+from core.idempotency import HEADER, REPLAY_HEADER, check_key, run_idempotent
 from core.schemas import jsonable
 from fieldwork import schemas, service
 from fieldwork.models import JobEvent, JobNote, JobPhoto, UsedItem
@@ -162,26 +159,29 @@ async def post_event(
 ) -> Response:
     """A technician's status change (the busiest write of the API).
 
-    On PostgreSQL it runs on the event loop over an asyncio connection, in plain SQL
-    (``service.record_event_sql``); elsewhere its whole unit of work runs in a single
-    worker-thread hop rather than one hop per dependency. Either way: authentication,
-    the change and the commit happen before the response, and any error rolls back.
+    On PostgreSQL the common case (a technician's own job, a valid move, a fresh key)
+    runs on the event loop in two autocommit statements (``service.record_event_fast``);
+    everything else, and every request on SQLite, runs its whole unit of work in a
+    single worker-thread hop. Either way the change is committed before the response.
     """
     state = request.app.state
     payload = body.model_dump(mode="json")
+    path = request.scope["path"]
     if state.database.is_postgres:
-        return await _post_event_pg(
-            state, token, job_id, body, payload, request.url.path, idempotency_key
+        answer = await service.record_event_fast(
+            state.database,
+            state.events,
+            user_id=token_user_id(state.settings, token),
+            job_id=job_id,
+            body=body,
+            payload=payload,
+            path=path,
+            key=check_key(idempotency_key),
         )
+        if answer is not None:
+            return Response(answer, status_code=201, media_type="application/json")
     return await run_in_threadpool(
-        _post_event_unit_of_work,
-        state,
-        token,
-        job_id,
-        body,
-        payload,
-        request.url.path,
-        idempotency_key,
+        _post_event_unit_of_work, state, token, job_id, body, payload, path, idempotency_key
     )
 
 
@@ -218,76 +218,6 @@ def _post_event_unit_of_work(
             status_code=201,
             action=action,
         )
-
-
-async def _post_event_pg(
-    state: Any,
-    token: str | None,
-    job_id: int,
-    body: schemas.EventCreate,
-    payload: dict[str, Any],
-    path: str,
-    key: str | None,
-) -> Response:
-    """The unit of work on a connection of the asyncio engine, run as synchronous code in
-    a single greenlet (``run_sync``): the database waits go back to the event loop, and
-    no worker thread is involved.
-
-    A pooled connection that died since its last use (the database restarted) fails on
-    its first statement; the unit of work then runs once more on a fresh connection,
-    which is safe because nothing of it was committed.
-    """
-    user_id = token_user_id(state.settings, token)
-    engine = state.database.async_engine()
-    progress = _Progress()
-    for attempt in (1, 2):
-        try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(
-                    _post_event_on_connection, progress, user_id, job_id, body, payload, path, key
-                )
-        except DBAPIError as exc:
-            if attempt == 2 or progress.committing or not exc.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
-
-
-class _Progress:
-    """Whether the commit was reached (after that, an error may hide a done commit)."""
-
-    committing = False
-
-
-def _post_event_on_connection(
-    conn: Connection,
-    progress: _Progress,
-    user_id: int,
-    job_id: int,
-    body: schemas.EventCreate,
-    payload: dict[str, Any],
-    path: str,
-    key: str | None,
-) -> Response:
-    with Session(bind=conn) as db:  # owns the transaction: commit here, or roll back
-        try:
-            response = run_idempotent(
-                db,
-                user_id=user_id,
-                key=key,
-                method="POST",
-                path=path,
-                payload=payload,
-                status_code=201,
-                action=lambda: service.record_event_sql(
-                    db, user_id=user_id, job_id=job_id, payload=payload, body=body
-                ),
-            )
-            progress.committing = True
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-    return response
 
 
 @router.get("/jobs/{job_id}/events", response_model=list[schemas.EventSummary])

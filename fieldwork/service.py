@@ -9,29 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Sequence
-from contextlib import suppress
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
+import psycopg
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Select
 
 from core import events
-from core.db import utcnow
+from core.db import Database, utcnow
 from core.errors import ApiError, Conflict, Forbidden, NotFound, PreconditionFailed
 from core.events import emit
+from core.idempotency import fingerprint
 from core.schemas import jsonable
 from fieldwork.models import JobEvent, JobNote, JobPhoto, TechnicianPosition, UsedItem
 from fieldwork.schemas import EventCreate, PositionFix, UsedItemCreate
 from fieldwork.uploads import ReceivedFile, StoredImage
 from stock import service as stock_service
 from workforce import lifecycle
-from workforce.deps import inactive_user
 from workforce.models import Assignment, Job, Technician, User
 from workforce.service import job_event_data, job_to_dict
 
@@ -340,13 +340,17 @@ def last_position(db: Session, *, technician_id: int) -> TechnicianPosition | No
 
 
 # -- status events on PostgreSQL, on the event loop ---------------------------------------
-# The busiest write of the API, done in plain SQL on an asyncio connection: no worker
-# thread, no ORM unit of work. One locked read brings everything the response needs
-# (job, assignment, collections, and the proof that the caller may act), one statement
-# writes the change, the event and the notification. ``record_event`` above is the same
-# rule set through the ORM (SQLite and the sync code paths).
-_JOB_SELECT = (
-    "SELECT j.id, j.reference, j.source, j.source_id, j.kind, j.title, j.description,"
+# The busiest write of the API, as two autocommit statements on an asyncio connection: no
+# worker thread, no transaction held across round trips, no ORM unit of work. The read
+# brings everything the response needs (job, assignment, collections, the proof that the
+# caller may act, the event's id); the write applies the change only if the job is still
+# at the version read and still theirs, and stores the event and the idempotency record
+# in the same statement, so all of it commits or none (live listeners hear of it after
+# the commit: ``EventBus.announce``). Whatever is not that common case (someone else's
+# job, a refused move, a replayed key, a lost race, a handler that wants the event) goes
+# to ``record_event`` above, which locks and knows every answer.
+_JOB_COLUMNS = (
+    "j.id, j.reference, j.source, j.source_id, j.kind, j.title, j.description,"
     " j.customer_name, j.customer_phone, j.address, j.lat, j.lon, j.territory,"
     " j.duration_min, j.sla_due, j.priority, j.status, j.date, j.incomplete_reason,"
     " j.version, j.created_at,"
@@ -362,38 +366,41 @@ _JOB_SELECT = (
     "  ORDER BY i.sku) FROM job_items i WHERE i.job_id = j.id),"
     " ARRAY(SELECT p.predecessor_id FROM job_predecessors p WHERE p.job_id = j.id"
     "  ORDER BY p.predecessor_id)"
-    " FROM jobs j"
 )
 # A technician's own job, found only while their login is active: one row proves both.
-_OWN_JOB_SQL = (
-    _JOB_SELECT + " JOIN assignments a ON a.job_id = j.id"
+_OWN = (
+    " FROM jobs j JOIN assignments a ON a.job_id = j.id"
     " JOIN technicians t ON t.id = a.technician_id"
     " JOIN users u ON u.id = t.user_id"
     " WHERE j.id = %(job_id)s AND u.id = %(user_id)s AND u.active"
-    " FOR UPDATE OF j"
 )
-_ANY_JOB_SQL = (
-    _JOB_SELECT + " LEFT JOIN assignments a ON a.job_id = j.id"
-    " LEFT JOIN technicians t ON t.id = a.technician_id"
-    " WHERE j.id = %(job_id)s"
-    " FOR UPDATE OF j"
+_READ_EVENT_SQL = (
+    f"SELECT {_JOB_COLUMNS}, nextval(pg_get_serial_sequence('job_events', 'id')){_OWN}"
 )
-_USER_SQL = "SELECT role, active FROM users WHERE id = %(user_id)s"
-# The version guard mirrors the ORM's version_id_col; the row lock makes a miss unlikely.
 _WRITE_EVENT_SQL = (
     "WITH upd AS ("
-    " UPDATE jobs SET status = %(type)s, version = %(version)s, updated_at = %(now)s,"
+    " UPDATE jobs j SET status = %(type)s, version = %(version)s, updated_at = %(now)s,"
     " incomplete_reason = CASE WHEN %(set_reason)s THEN %(reason)s::text"
-    " ELSE incomplete_reason END"
-    " WHERE id = %(job_id)s AND version = %(old_version)s RETURNING id"
+    " ELSE j.incomplete_reason END"
+    " WHERE j.id = %(job_id)s AND j.version = %(old_version)s AND EXISTS ("
+    "  SELECT 1 FROM assignments a JOIN technicians t ON t.id = a.technician_id"
+    "  JOIN users u ON u.id = t.user_id"
+    "  WHERE a.job_id = j.id AND u.id = %(user_id)s AND u.active)"
+    " RETURNING j.id"
     "), ev AS ("
     " INSERT INTO job_events"
-    " (job_id, type, from_status, at, received_at, lat, lon, accuracy_m, reason, user_id)"
-    " SELECT upd.id, %(type)s, %(from_status)s, %(at)s::timestamptz, %(now)s::timestamptz,"
-    " %(lat)s::float8, %(lon)s::float8, %(accuracy_m)s::float8, %(reason)s::text,"
-    " %(user_id)s::int FROM upd RETURNING id"
+    " (id, job_id, type, from_status, at, received_at, lat, lon, accuracy_m, reason, user_id)"
+    " SELECT %(event_id)s, upd.id, %(type)s, %(from_status)s, %(at)s::timestamptz,"
+    " %(now)s::timestamptz, %(lat)s::float8, %(lon)s::float8, %(accuracy_m)s::float8,"
+    " %(reason)s::text, %(user_id)s::int FROM upd RETURNING id"
+    "), idem AS ("
+    " INSERT INTO idempotency_records"
+    " (user_id, key, request_hash, method, path, status_code, response_body, created_at)"
+    " SELECT %(user_id)s::int, %(key)s::text, %(request_hash)s::text, 'POST', %(path)s::text,"
+    " 201, %(body)s::json,"
+    " %(now)s::timestamptz FROM ev WHERE %(key)s::text IS NOT NULL"
     ")"
-    " SELECT ev.id, pg_notify(%(channel)s, %(notification)s) FROM ev"
+    " SELECT ev.id FROM ev"
 )
 
 
@@ -459,104 +466,84 @@ def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
     )
 
 
-def _first_row(db: Session, sql: str, params: dict[str, Any]) -> Any:
-    """The first row of plain SQL run on the session's DB-API cursor (or ``None``).
+async def record_event_fast(
+    database: Database,
+    bus: events.EventBus,
+    *,
+    user_id: int,
+    job_id: int,
+    body: EventCreate,
+    payload: dict[str, Any],
+    path: str,
+    key: str | None,
+) -> str | None:
+    """The 201 body (JSON text) of a technician's own, valid status event, recorded on
+    PostgreSQL in two autocommit statements and then announced to live listeners;
+    ``None`` when the request needs ``record_event`` instead.
 
-    For a wide row SQLAlchemy's result machinery costs more than the statement itself.
-    Driver errors are raised as SQLAlchemy's, and a lost connection is invalidated, as
-    ``Connection.execute`` would do.
+    ``None`` means nothing was written, so the general path may run the request from
+    the start: it answers 401/404/409 exactly, replays a stored key, waits for a lock
+    where this path lost a race, and runs in-transaction handlers.
     """
-    conn = db.connection()
-    fairy = conn.connection
-    cursor = fairy.cursor()
+    pool = await database.async_pool()
     try:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-        ) from exc
-    finally:
-        with suppress(Exception):
-            cursor.close()
-
-
-def _locked_job_sql(db: Session, *, user_id: int, job_id: int) -> SimpleNamespace:
-    """The job, locked, if ``user_id`` (an active user) may act on it; else 401 or 404."""
-    params = {"job_id": job_id, "user_id": user_id}
-    row = _first_row(db, _OWN_JOB_SQL, params)
-    if row is None:  # not their own job, or not a technician, or a disabled login
-        user = _first_row(db, _USER_SQL, params)
-        if user is None or not user[1]:
-            raise inactive_user()
-        if user[0] != "technician":
-            row = _first_row(db, _ANY_JOB_SQL, params)
-    if row is None:
-        raise NotFound(f"Job {job_id} not found.")
-    return _job_from_row(row)
-
-
-def record_event_sql(
-    db: Session, *, user_id: int, job_id: int, payload: dict[str, Any], body: EventCreate
-) -> dict[str, Any]:
-    """``record_event`` on PostgreSQL in plain SQL; returns the 201 body (JSON values).
-
-    The same rules: technicians act on their own jobs only (404), a disabled login gets
-    401, the lifecycle decides (409 with the allowed moves), the job's version is bumped,
-    the event keeps the status it left, ``job.updated`` handlers run in the transaction
-    and PostgreSQL delivers the notification on commit.
-    """
-    job = _locked_job_sql(db, user_id=user_id, job_id=job_id)
-    current = job.status
-    try:
-        lifecycle.check_field_event(current, body.type, body.reason)
-    except lifecycle.InvalidTransition as exc:
-        raise InvalidTransitionError(exc) from None
-    now = utcnow()
-    old_version = job.version
-    job.status, job.version, job.updated_at = body.type, old_version + 1, now
-    if body.type == lifecycle.INCOMPLETE:
-        job.incomplete_reason = body.reason
-    data = job_event_data(job)
-    pos = body.position
-    written = _first_row(
-        db,
-        _WRITE_EVENT_SQL,
-        {
-            "job_id": job.id,
-            "type": body.type,
-            "version": job.version,
-            "old_version": old_version,
-            "now": now,
-            "set_reason": body.type == lifecycle.INCOMPLETE,
-            "reason": body.reason,
-            "from_status": current,
-            "at": body.at,
-            "lat": pos.lat if pos else None,
-            "lon": pos.lon if pos else None,
-            "accuracy_m": pos.accuracy_m if pos else None,
-            "user_id": user_id,
-            "channel": events.CHANNEL,
-            "notification": events.Event("job.updated", data).to_json(),
-        },
-    )
-    if written is None:
-        raise PreconditionFailed("The job was changed by someone else; reload it and retry.")
-    for handler in events.handlers_for("job.updated"):
-        handler(db, data)
-    return event_body(
-        event_id=written[0],
-        job_id=job.id,
-        payload=payload,
-        from_status=current,
-        received_at=now,
-        job=jsonable(job_to_dict(job)),  # type: ignore[arg-type]
-    )
+        async with pool.connection() as conn:
+            cur = conn.cursor()
+            await cur.execute(_READ_EVENT_SQL, {"job_id": job_id, "user_id": user_id})
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            job, event_id = _job_from_row(row[:-1]), row[-1]
+            current = job.status
+            try:
+                lifecycle.check_field_event(current, body.type, body.reason)
+            except (lifecycle.InvalidTransition, lifecycle.ReasonRequired):
+                return None
+            now = utcnow()
+            old_version = job.version
+            job.status, job.version, job.updated_at = body.type, old_version + 1, now
+            if body.type == lifecycle.INCOMPLETE:
+                job.incomplete_reason = body.reason
+            data = job_event_data(job)
+            if events.handlers_for("job.updated", data):
+                return None
+            response = event_body(
+                event_id=event_id,
+                job_id=job.id,
+                payload=payload,
+                from_status=current,
+                received_at=now,
+                job=jsonable(job_to_dict(job)),  # type: ignore[arg-type]
+            )
+            # One serialisation for both the stored copy and the answer.
+            text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+            pos = body.position
+            await cur.execute(
+                _WRITE_EVENT_SQL,
+                {
+                    "job_id": job.id,
+                    "type": body.type,
+                    "version": job.version,
+                    "old_version": old_version,
+                    "now": now,
+                    "set_reason": body.type == lifecycle.INCOMPLETE,
+                    "reason": body.reason,
+                    "event_id": event_id,
+                    "from_status": current,
+                    "at": body.at,
+                    "lat": pos.lat if pos else None,
+                    "lon": pos.lon if pos else None,
+                    "accuracy_m": pos.accuracy_m if pos else None,
+                    "user_id": user_id,
+                    "key": key,
+                    "request_hash": fingerprint("POST", path, payload) if key else None,
+                    "path": path,
+                    "body": text,
+                },
+            )
+            if await cur.fetchone() is None:  # changed, reassigned or disabled meanwhile
+                return None
+    except (psycopg.errors.UniqueViolation, psycopg.OperationalError):
+        return None  # a key seen before (replayed there), or a connection that died
+    bus.announce(events.Event("job.updated", data))
+    return text

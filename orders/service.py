@@ -139,8 +139,11 @@ def order_to_dict(order: Order) -> dict[str, Any]:
     }
 
 
-@on("job.updated")
+def _settles_order(data: dict[str, Any]) -> bool:
+    """Only the outcome of a job made from an order changes the order."""
+    return data.get("source") == "order" and data.get("status") in JOB_OUTCOME
+
+
+@on("job.updated", when=_settles_order)
 def _job_updated(db: Session, data: dict[str, Any]) -> None:
-    # Only outcomes change anything here: skip the lookup on every other status change.
-    if data.get("job_id") is not None and data.get("status") in JOB_OUTCOME:
-        sync_from_job(db=db, job_id=int(data["job_id"]), job_status=str(data["status"]))
+    sync_from_job(db=db, job_id=int(data["job_id"]), job_status=str(data["status"]))

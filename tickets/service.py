@@ -18,6 +18,7 @@ from workforce import schemas as wf_schemas
 from workforce import service as wf_service
 
 SOURCE = {"repair": "ticket", "maintenance": "maintenance", "construction": "construction"}
+TICKET_SOURCES = frozenset(SOURCE.values())
 PREFIX = {"repair": "TT", "maintenance": "PM", "construction": "NC"}
 # What a closed job means for its ticket.
 JOB_OUTCOME = {"completed": "resolved", "incomplete": "unresolved", "cancelled": "cancelled"}
@@ -126,8 +127,11 @@ def ticket_to_dict(t: Ticket) -> dict[str, Any]:
     }
 
 
-@on("job.updated")
+def _settles_ticket(data: dict[str, Any]) -> bool:
+    """Only the outcome of a job made from a ticket changes the ticket."""
+    return data.get("source") in TICKET_SOURCES and data.get("status") in JOB_OUTCOME
+
+
+@on("job.updated", when=_settles_ticket)
 def _job_updated(db: Session, data: dict[str, Any]) -> None:
-    # Only outcomes change anything here: skip the lookup on every other status change.
-    if data.get("job_id") is not None and data.get("status") in JOB_OUTCOME:
-        sync_from_job(db=db, job_id=int(data["job_id"]), job_status=str(data["status"]))
+    sync_from_job(db=db, job_id=int(data["job_id"]), job_status=str(data["status"]))

@@ -158,7 +158,7 @@ class Job(Base):
     duration_min: Mapped[int] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer, default=50)
     sla_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    date: Mapped[dt.date] = mapped_column(Date, index=True)  # the day it is planned for
+    date: Mapped[dt.date] = mapped_column(Date)  # the day it is planned for (ix_jobs_date_status)
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     incomplete_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

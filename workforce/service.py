@@ -560,6 +560,7 @@ def job_event_data(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.id,
         "status": job.status,
+        "source": job.source,
         "technician_id": job.assignment.technician_id if job.assignment else None,
         "version": job.version,
         "date": job.date.isoformat(),

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from core.events import emit
 from workforce.models import Job
+from workforce.service import job_event_data
 
 DAY = (dt.date.today() + dt.timedelta(days=1)).isoformat()
 
@@ -74,7 +75,7 @@ def test_ticket_and_order_create_jobs_and_completion_closes_them(
         row = session.get(Job, job_id)
         row.status = "completed"
         session.flush()
-        emit(session, "job.updated", {"job_id": job_id, "status": "completed"})
+        emit(session, "job.updated", job_event_data(row))
     session.commit()
     assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=h).json()["status"] == "resolved"
     order = client.get(f"/api/v1/orders/{order['id']}", headers=h).json()

@@ -3,6 +3,7 @@ it runs in plain SQL on the event loop) concurrency and lost connections."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -141,7 +142,7 @@ def test_expired_tokens_are_refused_even_after_a_first_use(field, settings) -> N
 @pytest.fixture
 def pg_only(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
-        pytest.skip("row locks and the asyncio engine are PostgreSQL's")
+        pytest.skip("row locks and the asyncio pool are PostgreSQL's")
 
 
 @pytest.mark.postgres
@@ -187,3 +188,40 @@ def test_connections_lost_under_the_pool_are_replaced(pg_only, field, db_url) ->
     r = field.event(field.job.id, "on_site")
     assert r.status_code == 201, r.text
     assert _count_events(field) == 2
+
+
+@pytest.mark.postgres
+def test_a_status_event_reaches_live_listeners_in_other_processes(pg_only, field, db_url) -> None:
+    """The event is announced after its commit; a board attached to another server process
+    (here: a bus of its own, listening on PostgreSQL) sees the job's new status."""
+    from core.db import Database
+    from core.events import EventBus
+
+    database = Database(db_url)
+    bus = EventBus()
+    bus.attach(database)
+    bus.start()
+
+    async def scenario() -> list[dict]:
+        sub = bus.subscribe()
+        await asyncio.sleep(0.6)  # the listener connects and LISTENs
+        loop = asyncio.get_running_loop()
+        for step in ("en_route", "on_site"):
+            r = await loop.run_in_executor(None, lambda s=step: field.event(field.job.id, s))
+            assert r.status_code == 201, r.text
+        seen = []
+        while len(seen) < 2 and (ev := await sub.get(timeout=10)) is not None:
+            if ev.type == "job.updated" and ev.data["job_id"] == field.job.id:
+                seen.append(ev.data)
+        sub.close()
+        return seen
+
+    try:
+        seen = asyncio.run(scenario())
+    finally:
+        bus.stop()
+        database.dispose()
+    assert [(d["status"], d["version"]) for d in seen] == [
+        ("en_route", field.job.version + 1),
+        ("on_site", field.job.version + 2),
+    ]
