@@ -158,8 +158,7 @@ class Database:
 
             pool = AsyncConnectionPool(
                 self.conninfo,
-                min_size=2,
-                max_size=ASYNC_POOL_SIZE,
+                min_size=ASYNC_POOL_SIZE,  # all open from the start: no growth under load
                 kwargs={"autocommit": True},
                 open=False,
                 name="fws-async",

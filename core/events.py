@@ -89,7 +89,7 @@ def emit(session: Session, type_: str, data: dict[str, Any]) -> None:
 class Subscription:
     """One listener's queue; iterate it from an asyncio task."""
 
-    def __init__(self, bus: EventBus, maxsize: int = 1000) -> None:
+    def __init__(self, bus: EventBus, maxsize: int = 10_000) -> None:
         self.bus = bus
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
@@ -98,6 +98,13 @@ class Subscription:
         # A listener that falls this far behind loses events rather than the server memory.
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(ev)
+
+    def drain(self) -> list[Event]:
+        """The events queued now, without waiting."""
+        out: list[Event] = []
+        while not self.queue.empty():
+            out.append(self.queue.get_nowait())
+        return out
 
     async def get(self, timeout: float | None = None) -> Event | None:
         try:

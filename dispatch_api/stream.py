@@ -53,7 +53,12 @@ async def event_stream(
                 if ev is None:
                     yield ": ping\n\n"
                     continue
-                yield f"event: {ev.type}\ndata: {json.dumps(ev.data, default=str)}\n\n"
+                # Whatever queued meanwhile goes out in the same write: a busy hour's
+                # events cost one send per batch, not one per event.
+                yield "".join(
+                    f"event: {e.type}\ndata: {json.dumps(e.data, default=str)}\n\n"
+                    for e in (ev, *sub.drain())
+                )
         finally:
             sub.close()
 
