@@ -33,6 +33,12 @@ BLINK = 0.02  # probability of skipping a candidate position while reinserting
 # Unserved jobs offered for reinsertion per iteration on very overloaded days (the
 # removed ones always are); keeps an iteration fast with hundreds left out.
 POOL_MAX = 80
+# DISTANCE mode, "fleet" searches (a second worker's style) first spend this share of
+# the time emptying routes, then improve distance on the vehicles left. Fewer, fuller
+# routes are often shorter in total on tight windows, but a distance-only walk rarely
+# gets there: emptying a route costs before it pays.
+REDUCE_SHARE = 0.4
+CACHE_MAX = 50_000  # remembered route evaluations before the caches start afresh
 
 
 class Lns:
@@ -46,9 +52,11 @@ class Lns:
         jobs: Sequence[Job],
         allowed: Sequence[Sequence[int]],
         preds: Sequence[tuple[int, int]],
+        fleet: bool = False,
     ) -> None:
         self.problem = problem
         self.objective = params.objective
+        self.fleet = fleet and params.objective is Objective.DISTANCE
         self.weights = params.weights
         self.slots = list(slots)
         self.jobs = list(jobs)
@@ -111,6 +119,13 @@ class Lns:
         # DISTANCE mode: a missing job costs more than any detour could (twice the
         # longest arc), so serving everything comes first.
         self.job_value = 2.0 * float(self.costs.max()) + 1.0 if self.costs.size else 1.0
+        # Route reduction state: vehicles that may not be used, and how often each job
+        # stayed out (those go first); idle otherwise.
+        self.closed = np.zeros(len(self.slots), dtype=bool)
+        self.fail: np.ndarray | None = None
+        # Per (vehicle, route) results that every iteration would otherwise recompute.
+        self._arc_cache: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._work_cache: dict[tuple[int, ...], int] = {}
         near = self.costs[np.ix_(self.loc, self.loc)] if len(self.jobs) else np.zeros((0, 0))
         self.neighbours = np.argsort(near, axis=1, kind="stable")[:, :40]
 
@@ -123,9 +138,18 @@ class Lns:
         return float(sum(self.costs[locs[i], locs[i + 1]] for i in range(len(locs) - 1)))
 
     def _route_work(self, v: int, seq: Sequence[int]) -> int:
-        sh = self.slots[v].shift
         if not seq:
             return 0
+        key = (v, *seq)
+        got = self._work_cache.get(key)
+        if got is None:
+            if len(self._work_cache) > CACHE_MAX:
+                self._work_cache.clear()
+            got = self._work_cache[key] = self._route_work_of(v, seq)
+        return got
+
+    def _route_work_of(self, v: int, seq: Sequence[int]) -> int:
+        sh = self.slots[v].shift
         locs = [sh.start_location, *(self.loc[k] for k in seq), sh.end_location]
         travel = sum(int(self.dur[locs[i], locs[i + 1]]) for i in range(len(locs) - 1))
         return travel + sum(self.jobs[k].duration for k in seq)
@@ -221,6 +245,16 @@ class Lns:
         return list(gone)
 
     def _arcs(self, v: int, r: list[int]) -> tuple[np.ndarray, ...]:
+        """:meth:`_arcs_of`, remembered: an iteration changes few routes of many."""
+        key = (v, *r)
+        got = self._arc_cache.get(key)
+        if got is None:
+            if len(self._arc_cache) > CACHE_MAX:
+                self._arc_cache.clear()
+            got = self._arc_cache[key] = self._arcs_of(v, r)
+        return got
+
+    def _arcs_of(self, v: int, r: list[int]) -> tuple[np.ndarray, ...]:
         """Per insertion point of route v: from place, to place, vehicle, position,
         earliest departure from the "from" stop and latest start at the "to" stop.
 
@@ -258,7 +292,9 @@ class Lns:
         )
 
     def _used(self, r: list[int]) -> np.ndarray:
-        return self.demand[r].sum(axis=0) if r else np.zeros(len(self.skus), dtype=np.int64)
+        if r and self.skus:
+            return self.demand[r].sum(axis=0)
+        return np.zeros(len(self.skus), dtype=np.int64)
 
     def recreate(
         self,
@@ -276,6 +312,9 @@ class Lns:
         stop = None if deadline is None else time.monotonic() + deadline
         if keep_order:
             pass
+        elif self.fail is not None:
+            fail = self.fail
+            pool.sort(key=lambda k: -(fail[k] + rng.random()))
         elif self.objective is Objective.DISTANCE:
             pool.sort(key=lambda k: rng.random())
         else:
@@ -302,7 +341,7 @@ class Lns:
             job = self.jobs[k]
             j = job.location
             # Necessary conditions, vectorised over every position of every route.
-            mask = self.allowed_mask[k, V]
+            mask = self.allowed_mask[k, V] & ~self.closed[V]
             dt = self.dur[A, j] + self.dur[j, B] - self.dur[A, B]
             mask &= work_arr[V] + job.duration + dt <= self.shift_len[V]
             if self.demand[k].any():
@@ -345,9 +384,67 @@ class Lns:
         """Improve ``start`` for ``seconds``; returns the best routes and counters.
 
         ``on_improve(routes, value)`` is called on each new best (value: acceptance scalar).
+        A fleet search first spends up to REDUCE_SHARE of the time emptying routes.
         """
         t0 = time.monotonic()
+        counters = {"lns_iterations": 0, "lns_improvements": 0}
+        if self.fleet:
+            self.fail = np.zeros(len(self.jobs))
+            start = self.reduce_fleet(start, seconds * REDUCE_SHARE, counters)
+            counters["fleet_routes"] = sum(1 for r in start if r)
+            self.closed[:] = [not r for r in start]
+        left = max(0.0, seconds - (time.monotonic() - t0))
+        try:
+            return self._walk(start, left, on_improve, counters=counters)
+        finally:
+            self.closed[:] = False
+            self.fail = None
+
+    def reduce_fleet(
+        self, routes: list[list[int]], seconds: float, counters: dict
+    ) -> list[list[int]]:
+        """Routes serving everything ``routes`` serves, on as few vehicles as found in ``seconds``.
+
+        Empties the shortest route, closes it and every unused vehicle, and walks until
+        all its visits are back in (jobs that often stayed out are reinserted first);
+        repeats until an attempt runs out of time. Leaves ``closed`` all open.
+        """
+        deadline = time.monotonic() + seconds
+        best = [list(r) for r in routes]
+        n_served = sum(len(r) for r in best)
+        try:
+            while time.monotonic() < deadline:
+                used = [v for v, r in enumerate(best) if r]
+                free = [v for v in used if not any(k in self.locked for k in best[v])]
+                if len(used) <= 1 or not free:
+                    break
+                v = min(free, key=lambda u: len(best[u]))
+                cand = [list(r) for r in best]
+                cand[v] = []
+                self.closed[:] = True
+                self.closed[[u for u in used if u != v]] = False
+                # One attempt gets at most half the budget: the last one usually fails.
+                budget = min(deadline - time.monotonic(), seconds / 2)
+                got, _ = self._walk(cand, budget, None, counters=counters, until=n_served)
+                if sum(len(r) for r in got) < n_served:
+                    break
+                best = got
+        finally:
+            self.closed[:] = False
+        return best
+
+    def _walk(
+        self,
+        start: list[list[int]],
+        seconds: float,
+        on_improve: Callable[[list[list[int]], float], None] | None,
+        counters: dict,
+        until: int | None = None,
+    ) -> tuple[list[list[int]], dict]:
+        """Record-to-record walk from ``start``; stops early once ``until`` jobs are served."""
+        t0 = time.monotonic()
         deadline = t0 + seconds
+        seconds = max(seconds, 1e-9)
         cur = [list(r) for r in start]
         n_v = len(cur)
         costs = [self._route_cost(v, cur[v]) for v in range(n_v)]
@@ -364,6 +461,9 @@ class Lns:
             pool = self._pool(served, removed)
             work = [self._route_work(v, cand[v]) for v in range(n_v)]
             self.recreate(cand, pool, work)
+            if self.fail is not None:
+                now_in = {k for r in cand for k in r}
+                self.fail[[k for k in pool if k not in now_in]] += 1
             changed = [v for v in range(n_v) if cand[v] != cur[v]]
             if not changed and not removed:
                 continue
@@ -385,8 +485,12 @@ class Lns:
                     improved += 1
                     if on_improve is not None:
                         on_improve(best, val)
+                    if until is not None and sum(len(r) for r in best) >= until:
+                        break
         self.best_key = best_key
-        return best, {"lns_iterations": iters, "lns_improvements": improved}
+        counters["lns_iterations"] += iters
+        counters["lns_improvements"] += improved
+        return best, counters
 
     def _pool(self, served: set[int], removed: list[int]) -> list[int]:
         """Jobs to reinsert: the removed ones and the unserved (a sample when there are many)."""

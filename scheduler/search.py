@@ -5,7 +5,9 @@ ruin-and-recreate (:mod:`scheduler.lns`) for most of the time, then OR-Tools' gu
 local search from its result (the model checks and polishes it). Tiny problems go
 straight to OR-Tools (parallel cheapest insertion + GLS); very large ones skip
 OR-Tools. ``params.workers`` runs independent searches (other seeds) in separate
-processes and keeps the best.
+processes and keeps the best; in DISTANCE mode every second one is a fleet search
+(:meth:`scheduler.lns.Lns.reduce_fleet`: fewest routes first, then distance on
+them), so two workers are a portfolio rather than two draws of the same search.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from .adapter import Adapter, RawRoute, Slot
 from .construct import construct
 from .lns import Lns
-from .model import Job, Problem, SolveParams
+from .model import Job, Objective, Problem, SolveParams
 
 Progress = Callable[[float, float | None], None]
 
@@ -52,6 +54,7 @@ def _one_search(
     seconds: float,
     progress: Progress | None,
     metaheuristic: str = "GLS",
+    fleet: bool = False,
 ) -> SearchResult:
     t0 = time.monotonic()
     first: list[float] = []
@@ -62,10 +65,13 @@ def _one_search(
         if progress is not None:
             progress(min(0.99, (time.monotonic() - t0) / max(seconds, 1e-9)), float(obj))
 
-    stats: dict[str, Any] = {"metaheuristic": metaheuristic}
+    fleet = fleet and params.objective is Objective.DISTANCE  # no route count to cut else
+    stats: dict[str, Any] = {"metaheuristic": metaheuristic, "fleet": fleet}
     use_lns = params.lns and len(jobs) >= LNS_MIN_JOBS
     if use_lns and len(jobs) * len(slots) > PYTHON_ONLY_SIZE:
-        return _python_search(problem, params, slots, jobs, allowed, preds, seconds, seen, stats)
+        return _python_search(
+            problem, params, slots, jobs, allowed, preds, seconds, seen, stats, fleet
+        )
     adapter = Adapter(problem, params, slots, jobs, allowed, preds)
     stats["build_time"] = round(time.monotonic() - t0, 3)
     adapter.on_solution(lambda obj: seen(float(obj)))
@@ -83,7 +89,7 @@ def _one_search(
         stats["construct_time"] = round(time.monotonic() - t1, 3)
         stats["construct_jobs"] = sum(len(r) for r in routes)
     if use_lns and routes is not None:
-        lns = Lns(problem, params, slots, jobs, allowed, preds)
+        lns = Lns(problem, params, slots, jobs, allowed, preds, fleet)
         # Progress in the model's units, so the numbers continue into the GLS phase.
         seen(float(adapter.objective_of(routes)))
         left = max(0.1, seconds - (time.monotonic() - t0))
@@ -124,6 +130,7 @@ def _python_search(
     seconds: float,
     seen: Callable[[float], None],
     stats: dict[str, Any],
+    fleet: bool = False,
 ) -> SearchResult:
     """Very large days: our insertion + ruin-and-recreate only, timed by scheduler.timing.
 
@@ -135,7 +142,7 @@ def _python_search(
     stats["first_solution"] = "construct"
     stats["construct_time"] = round(time.monotonic() - t0, 3)
     stats["construct_jobs"] = sum(len(r) for r in routes)
-    lns = Lns(problem, params, slots, jobs, allowed, preds)
+    lns = Lns(problem, params, slots, jobs, allowed, preds, fleet)
     seen(lns.scalar(routes, *lns.measure(routes)))
     left = max(0.1, seconds - (time.monotonic() - t0))
     routes, counters = lns.run(routes, left, on_improve=lambda _, value: seen(value))
@@ -151,7 +158,8 @@ def _worker(args: tuple) -> SearchResult:
     params = replace(params, seed=params.seed + 1000 * k)
     # The worker's start-up (a fresh interpreter) comes out of its share of the time.
     seconds = max(0.5, deadline - time.time())
-    return _one_search(problem, params, slots, jobs, allowed, preds, seconds, None, meta)
+    fleet = k % 2 == 1
+    return _one_search(problem, params, slots, jobs, allowed, preds, seconds, None, meta, fleet)
 
 
 def run_search(

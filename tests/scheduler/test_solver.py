@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sched_helpers import H, M, problem, run, tech
 
-from scheduler import Job, Problem, SolveParams, demo_problem, solve, verify
+from scheduler import Job, Objective, Problem, SolveParams, demo_problem, solve, verify
 from scheduler import search as search_mod
 
 
@@ -90,3 +90,25 @@ def test_same_seed_same_plan_when_search_is_short():
     assert [[v.job_id for v in r.visits] for r in a.routes] == [
         [v.job_id for v in r.visits] for r in b.routes
     ]
+
+
+def test_fleet_search_empties_routes():
+    # Six 2 h jobs near the depot, 9 h shifts: two routes can hold them all. The fleet
+    # search of a second worker starts from one job per technician and must get there.
+    from scheduler.adapter import make_slots
+    from scheduler.construct import fast_feasible
+    from scheduler.lns import Lns
+
+    jobs = [Job(f"j{k}", 1 + k % 2, 2 * H) for k in range(6)]
+    p = problem([tech(t) for t in "ABCDEF"], jobs, [0, 1, 2])
+    slots = make_slots(p)
+    params = SolveParams(objective=Objective.DISTANCE, seed=3)
+    lns = Lns(p, params, slots, jobs, [list(range(6))] * 6, [], fleet=True)
+    start = [[k] for k in range(6)]
+    routes, counters = lns.run(start, 1.0)
+    assert sorted(k for r in routes for k in r) == list(range(6))
+    assert counters["fleet_routes"] == sum(1 for r in routes if r) == 2
+    assert all(
+        fast_feasible([jobs[k] for k in r], slots[v], p.durations) for v, r in enumerate(routes)
+    )
+    assert not lns.closed.any() and lns.fail is None  # as before, for the next caller
