@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -39,6 +40,19 @@ POOL_MAX = 80
 # gets there: emptying a route costs before it pays.
 REDUCE_SHARE = 0.4
 CACHE_MAX = 50_000  # remembered route evaluations before the caches start afresh
+
+
+T = TypeVar("T")
+
+
+def _memo(cache: dict[tuple[int, ...], T], key: tuple[int, ...], compute: Callable[[], T]) -> T:
+    """``cache[key]``, computed on a miss; the cache starts afresh past CACHE_MAX entries."""
+    got = cache.get(key)
+    if got is None:
+        if len(cache) > CACHE_MAX:
+            cache.clear()
+        got = cache[key] = compute()
+    return got
 
 
 class Lns:
@@ -140,13 +154,7 @@ class Lns:
     def _route_work(self, v: int, seq: Sequence[int]) -> int:
         if not seq:
             return 0
-        key = (v, *seq)
-        got = self._work_cache.get(key)
-        if got is None:
-            if len(self._work_cache) > CACHE_MAX:
-                self._work_cache.clear()
-            got = self._work_cache[key] = self._route_work_of(v, seq)
-        return got
+        return _memo(self._work_cache, (v, *seq), lambda: self._route_work_of(v, seq))
 
     def _route_work_of(self, v: int, seq: Sequence[int]) -> int:
         sh = self.slots[v].shift
@@ -246,13 +254,7 @@ class Lns:
 
     def _arcs(self, v: int, r: list[int]) -> tuple[np.ndarray, ...]:
         """:meth:`_arcs_of`, remembered: an iteration changes few routes of many."""
-        key = (v, *r)
-        got = self._arc_cache.get(key)
-        if got is None:
-            if len(self._arc_cache) > CACHE_MAX:
-                self._arc_cache.clear()
-            got = self._arc_cache[key] = self._arcs_of(v, r)
-        return got
+        return _memo(self._arc_cache, (v, *r), lambda: self._arcs_of(v, r))
 
     def _arcs_of(self, v: int, r: list[int]) -> tuple[np.ndarray, ...]:
         """Per insertion point of route v: from place, to place, vehicle, position,
