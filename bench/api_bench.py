@@ -101,14 +101,13 @@ def migrate(url: str) -> None:
     migrate_database(url)
 
 
-def seed(url: str, technicians: int, jobs_per_tech: int) -> list[tuple[int, list[int]]]:
-    """Technicians with logins and dispatched jobs for today, then one dispatcher; returns
-    (user_id, job_ids) per technician, and (user_id, []) for the dispatcher last."""
+def seed(url: str, technicians: int, jobs_per_tech: int) -> tuple[list[tuple[int, list[int]]], int]:
+    """Technicians with logins and dispatched jobs for today, and one dispatcher; returns
+    (user_id, job_ids) per technician and the dispatcher's user id."""
     database = Database(url)
     today = dt.datetime.now(dt.UTC).date()
     # One hash for every bench login: argon2 is deliberately slow and logins are not measured.
     password_hash = hash_password("bench")
-    out: list[tuple[int, list[int]]] = []
     with database.session() as db:
         users = [
             User(
@@ -168,9 +167,9 @@ def seed(url: str, technicians: int, jobs_per_tech: int) -> list[tuple[int, list
         )
         db.add(dispatcher)
         db.commit()
-        out.append((dispatcher.id, []))  # last entry: the dispatcher, who watches the board
+        dispatcher_id = dispatcher.id
     database.dispose()
-    return out
+    return out, dispatcher_id
 
 
 def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess.Popen[bytes]:
@@ -568,8 +567,7 @@ def main() -> int:
     try:
         t = time.perf_counter()
         migrate(url)
-        plan = seed(url, args.technicians, args.jobs)
-        dispatcher_id = plan.pop()[0]
+        plan, dispatcher_id = seed(url, args.technicians, args.jobs)
         print(
             f"prepared {make_url(url).database}: {args.technicians} technicians x "
             f"{args.jobs} jobs in {time.perf_counter() - t:.1f} s"

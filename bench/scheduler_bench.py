@@ -134,7 +134,7 @@ def meets_vroom(ours: list[float], vroom: list[float]) -> bool:
 
 def solve_one(
     path: Path, time_limit: float, seed: int, workers: int, workdir: Path
-) -> tuple[Row, dict | None, Path]:
+) -> tuple[Row, dict | None]:
     name = path.name.removesuffix(".problem.json").removesuffix(path.suffix)
     suite, family = family_of(name)
     row = Row(instance=name, suite=suite, family=family)
@@ -147,11 +147,11 @@ def solve_one(
     except subprocess.TimeoutExpired:
         row.wall = time.monotonic() - t0
         row.error = "timeout"
-        return row, None, out
+        return row, None
     row.wall = time.monotonic() - t0
     if proc.returncode != 0:
         row.error = _last_line(proc.stderr) or f"exit {proc.returncode}"
-        return row, None, out
+        return row, None
     report = verify(path, out)
     row.feasible = bool(report["feasible"])
     row.vehicles = int(report["vehicles_used"])
@@ -161,7 +161,7 @@ def solve_one(
         # A VRPTW solution serves every customer; fewer would make the distance meaningless.
         row.feasible = False
         row.error = f"{report['unassigned']} customer(s) not served"
-    return row, report, out
+    return row, report
 
 
 def _pct(x: float) -> str:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             limit = args.time_limit or (
                 args.vrptw_time_limit if suite == "vrptw" else args.fsr_time_limit
             )
-            row, report, _ = solve_one(path, limit, args.seed, args.workers, workdir)
+            row, report = solve_one(path, limit, args.seed, args.workers, workdir)
             if suite == "vrptw":
                 ref = refs.get(name.upper())
                 row.ref = f"{ref:.2f}" if ref is not None else "-"

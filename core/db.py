@@ -191,5 +191,5 @@ def session_scope(database: Database) -> Iterator[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: one transaction per request (see ``dispatch_api.deps.SessionDep``)."""
+    """FastAPI dependency: one transaction per request (see ``core.deps.SessionDep``)."""
     yield from session_scope(request.app.state.database)

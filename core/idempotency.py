@@ -109,26 +109,16 @@ def check_key(key: str | None) -> str | None:
 
 
 def _replay(record: IdempotencyRecord, request_hash: str) -> JSONResponse:
-    return replay(
-        key=record.key,
-        stored_hash=record.request_hash,
-        status_code=record.status_code,
-        body=record.response_body,
-        request_hash=request_hash,
-    )
-
-
-def replay(
-    *, key: str, stored_hash: str, status_code: int, body: Any, request_hash: str
-) -> JSONResponse:
-    """The stored response of ``key``, or 422 when the key was used for another request."""
-    if stored_hash != request_hash:
+    """The stored response of the key, or 422 when it was used for another request."""
+    if record.request_hash != request_hash:
         raise IdempotencyKeyReused(
             f"header.{HEADER}: this key was already used for a different request; "
             "send a new key for a new request",
-            key=key,
+            key=record.key,
         )
-    return JSONResponse(body, status_code=status_code, headers={REPLAY_HEADER: "true"})
+    return JSONResponse(
+        record.response_body, status_code=record.status_code, headers={REPLAY_HEADER: "true"}
+    )
 
 
 def _find(db: Session, user_id: int, key: str) -> IdempotencyRecord | None:

@@ -12,7 +12,7 @@ import random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import Database
 from core.settings import Settings
@@ -139,19 +139,21 @@ def _seed(db: Any, settings: Settings, size: str) -> dict[str, int]:
             f"{rng.randint(10, 99)}"
         )
         reference_tail = f"{day:%Y%m%d}-{sj.id}"
-        if sj.kind == "install":
-            customer = crm_service.create_customer(
+        customer_id = None
+        if sj.kind in ("install", "repair"):
+            customer_id = crm_service.create_customer(
                 db=db,
                 data=crm_schemas.CustomerCreate(
                     name=jd["customer"], phone=phone, address=jd["address"], lat=lat, lon=lon
                 ),
-            )
+            ).id
+        if sj.kind == "install":
             order = order_service.create_order(
                 db=db,
                 tz=settings.timezone,
                 data=order_schemas.OrderCreate(
                     reference=f"OR-{reference_tail}",
-                    customer_id=customer.id,
+                    customer_id=customer_id,
                     lines=[
                         order_schemas.OrderLineIn(
                             product=jd["description"], sku=i.sku, quantity=i.quantity
@@ -171,21 +173,12 @@ def _seed(db: Any, settings: Settings, size: str) -> dict[str, int]:
             )
             job_ids[sj.id] = order.lines[0].job_id
         else:
-            customer_id = None
-            if sj.kind == "repair":
-                customer_id = crm_service.create_customer(
-                    db=db,
-                    data=crm_schemas.CustomerCreate(
-                        name=jd["customer"], phone=phone, address=jd["address"], lat=lat, lon=lon
-                    ),
-                ).id
-            prefix = {"repair": "TT", "maintenance": "PM", "construction": "NC"}[sj.kind]
             ticket = ticket_service.create_ticket(
                 db=db,
                 tz=settings.timezone,
                 data=ticket_schemas.TicketCreate(
                     kind=sj.kind,
-                    reference=f"{prefix}-{reference_tail}",
+                    reference=f"{ticket_service.PREFIX[sj.kind]}-{reference_tail}",
                     customer_id=customer_id,
                     title=jd["description"],
                     description=jd["description"],
@@ -266,9 +259,11 @@ def print_logins(settings: Settings, host: str, port: int) -> None:
     database = Database(settings.database_url)
     try:
         with database.session() as db:
-            n_tech = len(list(db.scalars(select(Technician.id))))
-            n_jobs = len(list(db.scalars(select(Job.id).where(Job.date == demo_date(settings)))))
-            n_users = len(list(db.scalars(select(User.id))))
+            n_tech = db.scalar(select(func.count()).select_from(Technician))
+            n_jobs = db.scalar(
+                select(func.count()).select_from(Job).where(Job.date == demo_date(settings))
+            )
+            n_users = db.scalar(select(func.count()).select_from(User))
     finally:
         database.dispose()
     base = f"http://{host}:{port}"

@@ -82,15 +82,7 @@ class EventSummary(BaseModel):
     reason: str | None
 
 
-class EventRead(BaseModel):
-    id: int
-    job_id: int
-    type: str
-    from_status: str
-    at: dt.datetime
-    received_at: dt.datetime
-    position: Position | None
-    reason: str | None
+class EventRead(EventSummary):
     job: JobRead
 
 

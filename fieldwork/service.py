@@ -410,7 +410,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
     """What ``job_to_dict`` and ``job_event_data`` read of a Job, from one row of
-    ``_JOB_SELECT`` (they only read attributes, so the ORM object is not needed)."""
+    ``_READ_EVENT_SQL`` (they only read attributes, so the ORM object is not needed)."""
     (
         job_id, reference, source, source_id, kind, title, description,
         customer_name, customer_phone, address, lat, lon, territory,

@@ -204,19 +204,19 @@ async def receive_form(
             file_field,
         )
     max_body = max_file_bytes + MAX_TEXT_FIELD_BYTES + FRAMING_ALLOWANCE
+    too_large = UploadError(
+        413,
+        "payload_too_large",
+        f"body.{file_field}: the upload is larger than {max_file_bytes // (1024 * 1024)} MB",
+        file_field,
+    )
     if content_length is not None:
         try:
             declared = int(content_length)
         except ValueError:
             declared = None
         if declared is not None and declared > max_body:
-            raise UploadError(
-                413,
-                "payload_too_large",
-                f"body.{file_field}: the upload is larger than "
-                f"{max_file_bytes // (1024 * 1024)} MB",
-                file_field,
-            )
+            raise too_large
     spool_dir.mkdir(parents=True, exist_ok=True)
     collector = _FormCollector(spool_dir, file_field, max_file_bytes)
     parser = MultipartParser(
@@ -236,13 +236,7 @@ async def receive_form(
         async for chunk in stream:
             read += len(chunk)
             if read > max_body:
-                raise UploadError(
-                    413,
-                    "payload_too_large",
-                    f"body.{file_field}: the upload is larger than "
-                    f"{max_file_bytes // (1024 * 1024)} MB",
-                    file_field,
-                )
+                raise too_large
             if chunk:
                 parser.write(chunk)
         parser.finalize()

@@ -28,7 +28,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 class ApiError(Exception):
-    """A failed call, with what the server said (``detail`` is always a human sentence)."""
+    """A failed call; ``detail`` (also its ``str()``) says why in a human sentence."""
 
     def __init__(
         self,

@@ -243,7 +243,7 @@ class FieldApp(App):
         if on_err:
             on_err(exc)
         else:
-            self.show_toast(exc.detail if isinstance(exc, ApiError) else str(exc))
+            self.show_toast(str(exc))
 
     def show_toast(self, text: str, seconds: float = 4.0) -> None:
         self.toast = text
@@ -306,7 +306,7 @@ class FieldApp(App):
         def err(exc: Exception) -> None:
             client.close()
             if on_done:
-                on_done(exc.detail if isinstance(exc, ApiError) else str(exc))
+                on_done(str(exc))
 
         self.run_bg(work, ok, err)
 
@@ -473,8 +473,7 @@ class FieldApp(App):
         def err(exc: Exception) -> None:
             self.busy = False
             self._update_sync_text()
-            detail = exc.detail if isinstance(exc, ApiError) else str(exc)
-            self.show_toast(f"Showing saved data: {detail}")
+            self.show_toast(f"Showing saved data: {exc}")
             self._refresh_trigger()
 
         self.run_bg(work, ok, err)
@@ -514,9 +513,7 @@ class FieldApp(App):
             if isinstance(exc, RejectedError) and exc.status == 404:
                 self.show_toast("This job is no longer assigned to you.")
             else:
-                self.show_toast(
-                    f"Showing saved data: {exc.detail if isinstance(exc, ApiError) else exc}"
-                )
+                self.show_toast(f"Showing saved data: {exc}")
             self._refresh_trigger()
 
         self.run_bg(work, lambda _r: self._refresh_trigger(), err)
@@ -534,6 +531,10 @@ class FieldApp(App):
             photos=self.store.job_list("photos", job_id),
             used_items=self.store.job_list("used_items", job_id),
         )
+
+    def current_job(self) -> LocalJob | None:
+        """The open job as the screens show it, or None when none is open or stored."""
+        return self.local_job(self.current_job_id) if self.current_job_id else None
 
     def thumbnail(self, photo: dict[str, Any], on_ready: Callable[[str], None]) -> None:
         """A small local copy of a photo (downloaded if needed), made off the UI thread."""

@@ -238,8 +238,7 @@ def available_stock(stock: list[dict[str, Any]], actions: Iterable[Action]) -> d
 
 def parse_serials(text: str) -> list[str]:
     """Serial numbers typed or scanned one per line, or separated by commas/spaces."""
-    parts = text.replace(",", " ").replace(";", " ").split()
-    return [p.strip() for p in parts if p.strip()]
+    return text.replace(",", " ").replace(";", " ").split()
 
 
 def check_used_item(

@@ -52,7 +52,7 @@ class LocationTracker:
 
             gps.configure(on_location=self._on_location, on_status=self._on_status)
             gps.start(minTime=self.min_time_ms, minDistance=self.min_distance_m)
-        except (ImportError, NotImplementedError, ModuleNotFoundError) as exc:
+        except (ImportError, NotImplementedError) as exc:
             self.unavailable_reason = f"GPS unavailable on this device ({type(exc).__name__})"
             return False
         except Exception as exc:  # permission refused, GPS switched off, ...

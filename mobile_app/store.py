@@ -1,9 +1,8 @@
 """Local copy of what the server last said, so the technician can work without signal.
 
-Jobs, their notes/photos/used items, the van's stock and the session (server, token) are kept
-in one SQLite file in the app's ``user_data_dir``. What the technician did since (the outbox)
-is laid over this copy by :mod:`mobile_app.localview`; the copy itself only ever holds server
-answers.
+Jobs, their notes/photos/used items and the van's stock are kept in one SQLite file in the
+app's ``user_data_dir``. What the technician did since (the outbox) is laid over this copy by
+:mod:`mobile_app.localview`; the copy itself only ever holds server answers.
 """
 
 from __future__ import annotations
@@ -66,25 +65,6 @@ class Store:
                 "updated_at=excluded.updated_at",
                 (key, json.dumps(value), time.time()),
             )
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM kv WHERE key=?", (key,))
-
-    def updated_at(self, key: str) -> float | None:
-        with self._lock:
-            row = self._db.execute("SELECT updated_at FROM kv WHERE key=?", (key,)).fetchone()
-        return row["updated_at"] if row else None
-
-    # -- session ------------------------------------------------------------------------
-    def session(self) -> dict[str, Any] | None:
-        return self.get("session")
-
-    def save_session(self, session: dict[str, Any]) -> None:
-        self.put("session", session)
-
-    def clear_session(self) -> None:
-        self.delete("session")
 
     # -- jobs ---------------------------------------------------------------------------
     def replace_day(

@@ -87,7 +87,6 @@ class Adapter:
         jobs: Sequence[Job],
         allowed: Sequence[Sequence[int]],
         predecessors: Sequence[tuple[int, int]] = (),
-        with_breaks: bool = True,
     ) -> None:
         self.problem = problem
         self.params = params
@@ -95,7 +94,6 @@ class Adapter:
         self.jobs = list(jobs)
         self.allowed = [list(a) for a in allowed]
         self.predecessors = list(predecessors)
-        self.with_breaks = with_breaks
         self.objective = params.objective
         self.n_jobs = len(self.jobs)
         self.n_vehicles = len(self.slots)
@@ -110,7 +108,7 @@ class Adapter:
         loc = [j.location for j in self.jobs]
         for s in self.slots:
             loc += [s.shift.start_location, s.shift.end_location]
-        self.node_loc = np.asarray(loc, dtype=np.int64)
+        node_loc = np.asarray(loc, dtype=np.int64)
         starts = [J + 2 * v for v in range(V)]
         ends = [J + 2 * v + 1 for v in range(V)]
         self.manager = pywrapcp.RoutingIndexManager(J + 2 * V, V, starts, ends)
@@ -121,15 +119,14 @@ class Adapter:
         service = np.zeros(n_nodes, dtype=np.int64)
         for k, job in enumerate(self.jobs):
             service[k] = job.duration
-        self.service = service
 
         dur = np.asarray(p.durations, dtype=np.int64)
-        travel = dur[np.ix_(self.node_loc, self.node_loc)]
+        travel = dur[np.ix_(node_loc, node_loc)]
         time_matrix = travel + service[:, None]  # transit = service at i + drive i -> j
         self.time_cb = r.RegisterTransitMatrix(time_matrix.tolist())
 
         costs = np.asarray(p.costs if p.costs is not None else p.durations, dtype=float)
-        cost_nodes = costs[np.ix_(self.node_loc, self.node_loc)]
+        cost_nodes = costs[np.ix_(node_loc, node_loc)]
         if self.objective is Objective.FIELD:
             scale = self.params.weights.travel * FIELD_COST_SCALE
             arc = np.rint(cost_nodes * scale).astype(np.int64)
@@ -152,8 +149,7 @@ class Adapter:
         if self.objective is Objective.FIELD:
             self._soft_field()
         self._precedence()
-        if self.with_breaks:
-            self._breaks()
+        self._breaks()
 
     def _time_rules(self) -> None:
         m, r, t = self.manager, self.routing, self.time
@@ -163,7 +159,7 @@ class Adapter:
             t.CumulVar(r.End(v)).SetRange(sh.start, sh.end)
             if sh.max_work is not None:
                 # Span = end - start includes breaks; max_work counts only work.
-                pause = sum(b.duration for b in sh.breaks) if self.with_breaks else 0
+                pause = sum(b.duration for b in sh.breaks)
                 t.SetSpanUpperBoundForVehicle(int(sh.max_work + pause), v)
         for k, job in enumerate(self.jobs):
             var = t.CumulVar(m.NodeToIndex(k))
@@ -433,11 +429,10 @@ class Adapter:
                 starts.append(int(sol.Value(t.CumulVar(i))))
                 i = sol.Value(r.NextVar(i))
             breaks = []
-            if self.with_breaks:
-                for iv in self.break_vars[v]:
-                    # StartValue on the interval: Value(StartExpr()) crashes in 9.15.
-                    s0 = int(sol.StartValue(iv))
-                    breaks.append((s0, s0 + int(iv.DurationMin())))
+            for iv in self.break_vars[v]:
+                # StartValue on the interval: Value(StartExpr()) crashes in 9.15.
+                s0 = int(sol.StartValue(iv))
+                breaks.append((s0, s0 + int(iv.DurationMin())))
             out.append(
                 RawRoute(
                     v,

@@ -12,7 +12,6 @@ start after they end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -132,20 +131,17 @@ def _natural_gap(seq: Sequence[Job], sh: Shift, legs: Sequence[int], br: Break) 
 
 def construct(
     problem: Problem,
-    objective: Objective,
+    params: SolveParams,
     slots: Sequence[Slot],
     jobs: Sequence[Job],
     allowed: Sequence[Sequence[int]],
     preds: Sequence[tuple[int, int]],
     seconds: float,
-    params: SolveParams | None = None,
 ) -> list[list[int]]:
     """Routes (per vehicle, job positions in order): every job offered once, in order."""
     from .lns import Lns  # the insertion move lives with the ruin-and-recreate search
 
-    params = params or SolveParams(objective=objective)
-    if params.objective is not objective:
-        params = replace(params, objective=objective)
+    objective = params.objective
     lns = Lns(problem, params, slots, jobs, allowed, preds)
 
     def width(j: Job) -> int:

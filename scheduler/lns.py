@@ -489,7 +489,6 @@ class Lns:
                         on_improve(best, val)
                     if until is not None and sum(len(r) for r in best) >= until:
                         break
-        self.best_key = best_key
         counters["lns_iterations"] += iters
         counters["lns_improvements"] += improved
         return best, counters

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,6 @@ class PreCheck:
 
     allowed: dict[str, list[int]]  # job id -> vehicles (slots) that can take it alone
     unassigned: dict[str, Unassigned]  # job id -> why no slot can
-    earliest_end: dict[str, int] = field(default_factory=dict)
 
 
 def _in_territory(problem: Problem, slots: Sequence[Slot]) -> dict[str, np.ndarray] | None:
@@ -154,7 +153,7 @@ def precheck(problem: Problem, slots: Sequence[Slot]) -> PreCheck:
         best = max(stages, default=0)
         out[job.id] = Unassigned(job.id, STAGES[best], _stage_message(best, job, problem, slots))
     _precedence(problem, slots, allowed, out, earliest_end)
-    return PreCheck(allowed, out, earliest_end)
+    return PreCheck(allowed, out)
 
 
 def _precedence(
@@ -227,10 +226,6 @@ def _latest_start(job: Job, slots: Sequence[Slot]) -> int:
 
 
 # ---------------------------------------------------------------------- after solving
-def _route_cost(costs: np.ndarray, locs: Sequence[int]) -> float:
-    return float(sum(costs[locs[k], locs[k + 1]] for k in range(len(locs) - 1)))
-
-
 def capacity_reasons(
     problem: Problem,
     slots: Sequence[Slot],

@@ -83,9 +83,7 @@ def _one_search(
     routes: list[list[int]] | None = None
     if first_kind == "construct":
         t1 = time.monotonic()
-        routes = construct(
-            problem, params.objective, slots, jobs, allowed, preds, seconds / 3, params
-        )
+        routes = construct(problem, params, slots, jobs, allowed, preds, seconds / 3)
         stats["construct_time"] = round(time.monotonic() - t1, 3)
         stats["construct_jobs"] = sum(len(r) for r in routes)
     if use_lns and routes is not None:
@@ -138,7 +136,7 @@ def _python_search(
     longer than the search it would enable, so the model is not built at all.
     """
     t0 = time.monotonic()
-    routes = construct(problem, params.objective, slots, jobs, allowed, preds, seconds / 3, params)
+    routes = construct(problem, params, slots, jobs, allowed, preds, seconds / 3)
     stats["first_solution"] = "construct"
     stats["construct_time"] = round(time.monotonic() - t0, 3)
     stats["construct_jobs"] = sum(len(r) for r in routes)

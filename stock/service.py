@@ -84,10 +84,6 @@ def create_item(
     return item
 
 
-def get_location(db: Session, *, location_id: int) -> StockLocation | None:
-    return db.get(StockLocation, location_id)
-
-
 def require_location(db: Session, *, location_id: int, field: str) -> StockLocation:
     location = db.get(StockLocation, location_id)
     if location is None:
@@ -238,7 +234,7 @@ def _increment(db: Session, *, location_id: int, item: StockItem, quantity: int)
 
 
 def _check_serials(
-    db: Session, *, item: StockItem, quantity: int, serials: Sequence[str], field: str
+    *, item: StockItem, quantity: int, serials: Sequence[str], field: str
 ) -> list[str]:
     cleaned = [s.strip() for s in serials]
     if not item.serialized:
@@ -308,7 +304,7 @@ def consume(
         raise ValidationFailed("body.quantity: must be greater than 0")
     item = require_item(db, sku=sku)
     cleaned = _check_serials(
-        db, item=item, quantity=quantity, serials=serials, field="body.serial_numbers"
+        item=item, quantity=quantity, serials=serials, field="body.serial_numbers"
     )
     van = van_location(db, technician_id=technician_id)
     if van is None:

@@ -1,7 +1,7 @@
 """Authentication dependencies: the current user from the bearer token, and role checks.
 
 They live beside the ``User`` model so every domain router can use them without
-importing the web application (``dispatch_api.deps`` re-exports them).
+importing the web application.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from core.errors import (
 from core.events import emit
 from core.security import create_token, hash_password, verify_password
 from core.settings import Settings
+from scheduler.travel import EARTH_RADIUS_M, Geodesic
 from workforce import schemas
 from workforce.models import (
     ACTIVE_JOB_STATUSES,
@@ -56,8 +57,6 @@ SOURCE_PREFIX = {
     "construction": "NC",
     "manual": "JB",
 }
-TRAVEL_SPEED_KMH = 32.0  # same default as scheduler.travel.Geodesic
-TRAVEL_DETOUR = 1.35
 
 
 # -- users and auth -----------------------------------------------------------------------
@@ -260,15 +259,7 @@ def _apply_technician_fields(tech: Technician, data: Any, fields: set[str]) -> N
         tech.break_earliest = brk.earliest if brk else None
         tech.break_latest = brk.latest if brk else None
     if "skills" in fields and data.skills is not None:
-        current = {s.skill: s for s in tech.skills}
-        for skill, level in data.skills.items():
-            if skill in current:
-                current[skill].level = level
-            else:
-                tech.skills.append(TechnicianSkill(skill=skill, level=level))
-        for skill, row in current.items():
-            if skill not in data.skills:
-                tech.skills.remove(row)
+        _merge(tech.skills, data.skills, "skill", "level", TechnicianSkill)
     if "absences" in fields and data.absences is not None:
         tech.absences.clear()
         for a in data.absences:
@@ -654,8 +645,8 @@ def travel_minutes(a: tuple[float, float], b: tuple[float, float]) -> int:
         math.sin((lat2 - lat1) / 2) ** 2
         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     )
-    metres = 2 * 6_371_008.8 * math.asin(math.sqrt(min(1.0, h))) * TRAVEL_DETOUR
-    return round(metres / (TRAVEL_SPEED_KMH / 3.6) / 60)
+    metres = 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h))) * Geodesic.detour
+    return round(metres / (Geodesic.speed_kmh / 3.6) / 60)
 
 
 def day_assignments(
@@ -947,7 +938,8 @@ def schedule(*, db: Session, day: dt.date, tz: str, territory: str | None = None
     sla_risk = 0
     for tech in techs:
         visits_jobs = sorted(by_tech.get(tech.id, []), key=lambda j: j.assignment.planned_start)
-        if not visits_jobs and not works_on(tech, day):
+        available = works_on(tech, day)
+        if not visits_jobs and not available:
             continue
         s_start, s_end = shift_bounds(tech, day, tz)
         prev = (tech.home_lat, tech.home_lon)
@@ -1003,7 +995,7 @@ def schedule(*, db: Session, day: dt.date, tz: str, territory: str | None = None
                     "depot": tech.depot,
                 },
                 "shift": {"start": s_start, "end": s_end},
-                "available": works_on(tech, day),
+                "available": available,
                 "breaks": breaks,
                 "start_location": {"lat": tech.home_lat, "lon": tech.home_lon},
                 "end_location": {"lat": tech.home_lat, "lon": tech.home_lon},

@@ -62,7 +62,7 @@ class EquipmentScreen(Screen):
             box.add_widget(row)
         self.stock_note = "" if stock else "No stock known for the van: tap Refresh on My jobs."
         self._update_selected(stock, left)
-        view = app.local_job(app.current_job_id) if app.current_job_id else None
+        view = app.current_job()
         items = view.used_items if view else []
         self.used_text = used_lines(items) or "Nothing recorded for this job."
 

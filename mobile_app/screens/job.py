@@ -99,14 +99,11 @@ class JobScreen(Screen):
     def on_pre_enter(self, *_args: object) -> None:
         self.refresh()
 
-    def view(self) -> LocalJob | None:
-        app = App.get_running_app()
-        return app.local_job(app.current_job_id) if app.current_job_id else None
-
     def refresh(self) -> None:
-        if App.get_running_app() is None:  # a refresh queued while the app was stopping
+        app = App.get_running_app()
+        if app is None:  # a refresh queued while the app was stopping
             return
-        view = self.view()
+        view = app.current_job()
         self.missing = view is None
         if view is None:
             self.reference = ""
@@ -148,7 +145,7 @@ class JobScreen(Screen):
         self.customer_text = customer.get("name") or "-"
         self.phone = customer.get("phone") or ""
         self.address_text = job.get("address") or "-"
-        self.geo_uri = App.get_running_app().geo_uri(job)
+        self.geo_uri = app.geo_uri(job)
         skills = ", ".join(f"{k} (level {v})" for k, v in (job.get("skills") or {}).items())
         items = ", ".join(f"{i.get('quantity')} x {i.get('sku')}" for i in job.get("items") or [])
         self.needs_text = f"Skills: {skills or 'none'}\nItems: {items or 'none'}"

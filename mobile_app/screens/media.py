@@ -84,7 +84,7 @@ class MediaScreen(Screen):
         app = App.get_running_app()
         if app is None:  # a refresh queued while the app was stopping
             return
-        view = app.local_job(app.current_job_id) if app.current_job_id else None
+        view = app.current_job()
         notes_box, grid = self.ids.notes, self.ids.photos
         if view is None:
             self.title_text = "Job not on the phone"

@@ -15,7 +15,7 @@ from kivy.properties import (
 )
 from kivy.uix.screenmanager import Screen
 
-from mobile_app.localview import STATUS_COLOURS, STATUS_LABELS, hhmm, local_job, sla_left
+from mobile_app.localview import FINAL, STATUS_COLOURS, STATUS_LABELS, hhmm, local_job, sla_left
 from mobile_app.widgets import TapCard, load_kv
 
 
@@ -96,9 +96,7 @@ class TodayScreen(Screen):
         if not jobs:
             self.summary = "No jobs for this day." if known else "Not loaded yet: tap Refresh."
         else:
-            done = sum(
-                1 for j in jobs if j.get("status") in ("completed", "incomplete", "cancelled")
-            )
+            done = sum(1 for j in jobs if j.get("status") in FINAL)
             self.summary = f"{len(jobs)} jobs, {done} finished"
         if app.busy:
             self.summary += "  (loading...)"

@@ -234,26 +234,22 @@ def test_recovery_uses_heartbeats_for_workers_elsewhere(database: Database, sess
     # A new run over the same scope is not blocked by a run whose worker went silent.
     session.execute(update(OptimizationRun).values(heartbeat_at=now - dt.timedelta(hours=1)))
     session.commit()
-    with pytest.raises(Conflict):
-        create_run(
+
+    def new_run(stale_after_s: float) -> OptimizationRun:
+        return create_run(
             db=session,
             date_from=DAY,
             date_to=DAY,
             territory=None,
             technician_ids=None,
             time_limit_s=1,
-            stale_after_s=7200,
+            stale_after_s=stale_after_s,
         )
+
+    with pytest.raises(Conflict):
+        new_run(stale_after_s=7200)
     session.rollback()
-    fresh = create_run(
-        db=session,
-        date_from=DAY,
-        date_to=DAY,
-        territory=None,
-        technician_ids=None,
-        time_limit_s=1,
-        stale_after_s=120,
-    )
+    fresh = new_run(stale_after_s=120)
     session.commit()
     assert fresh.status == "queued"
     assert session.get(OptimizationRun, rows[1].id).status == "failed"

@@ -83,5 +83,3 @@ export async function api(method, path, opts = {}) {
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
-
-export const get = (path) => api("GET", path);

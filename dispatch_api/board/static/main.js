@@ -9,6 +9,7 @@ import {
   addDays,
   atDay,
   esc,
+  fillOptions,
   fmtMinutes,
   hhmm,
   isoWithOffset,
@@ -103,15 +104,7 @@ function territories() {
 async function loadTechnicians() {
   const list = await api("GET", "/api/v1/technicians?limit=500");
   state.technicians = new Map(list.map((t) => [t.id, t]));
-  const select = $("territory");
-  select.innerHTML = '<option value="">All</option>';
-  for (const t of territories()) {
-    const o = document.createElement("option");
-    o.value = t;
-    o.textContent = t;
-    select.appendChild(o);
-  }
-  select.value = state.territory;
+  fillOptions($("territory"), "All", territories(), state.territory);
 }
 
 function summarise(schedule) {
@@ -531,22 +524,6 @@ function connectLive() {
   on("plan.published", () => scheduleReload());
   on("run.progress", (d) => optimizer.onRunEvent(d));
   on("run.finished", (d) => optimizer.onRunEvent(d));
-  source.onmessage = (ev) => {
-    // Servers that send every event as a plain message put the type in the payload.
-    let payload;
-    try {
-      payload = JSON.parse(ev.data);
-    } catch {
-      return;
-    }
-    const handlers = {
-      "job.updated": onJobUpdated,
-      "job.created": () => scheduleReload(LIVE_RELOAD_MS),
-      "plan.published": () => scheduleReload(),
-    };
-    const handler = payload && handlers[payload.type];
-    if (handler) handler(payload.data || payload);
-  };
 }
 
 // ---------------------------------------------------------------- wiring

@@ -2,7 +2,7 @@
 // progress, then show what the draft plan would change before publishing or discarding.
 
 import { api, ApiError } from "./api.js";
-import { esc, fmtMinutes, hhmm, pct } from "./util.js";
+import { esc, fillOptions, fmtMinutes, hhmm, pct } from "./util.js";
 
 const POLL_MS = 1000;
 const LIST_MAX = 40;
@@ -28,16 +28,7 @@ export class Optimizer {
 
   open() {
     $("optimize-day").textContent = this.board.day;
-    const select = $("optimize-territory");
-    const chosen = this.board.territory || "";
-    select.innerHTML = '<option value="">All territories</option>';
-    for (const t of this.board.territories()) {
-      const o = document.createElement("option");
-      o.value = t;
-      o.textContent = t;
-      select.appendChild(o);
-    }
-    select.value = chosen;
+    fillOptions($("optimize-territory"), "All territories", this.board.territories(), this.board.territory || "");
     const busy = this.run && ["queued", "running"].includes(this.run.status);
     $("optimize-form").hidden = Boolean(busy || this.planVersionId);
     $("optimize").hidden = false;

@@ -15,6 +15,18 @@ export function offsetOf(iso) {
   return m[1] === "-" ? -minutes : minutes;
 }
 
+/** Refill a territory-style <select>: a blank "any" option first, then `values`. */
+export function fillOptions(select, anyLabel, values, selected) {
+  select.innerHTML = `<option value="">${esc(anyLabel)}</option>`;
+  for (const value of values) {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = value;
+    select.appendChild(o);
+  }
+  select.value = selected;
+}
+
 const pad = (n) => String(n).padStart(2, "0");
 
 /** The wall-clock parts of `date` at `offsetMin` minutes east of UTC. */
