@@ -7,11 +7,12 @@ only on commit, to every process that LISTENs: so events from worker processes o
 other machines reach the API's live stream too.
 
 The busiest writer (a technician's status event) announces instead, after its
-autocommit statement: :meth:`EventBus.announce` batches the notifications of one event
-loop into one statement. PostgreSQL serialises the commits of notifying transactions, so
-notifying inside each of them would queue every event behind the previous one's disk
-flush; announced after the commit, an event is lost to live listeners only if the
-process dies in between (the data itself is committed and reloads with the board).
+autocommit statement: :meth:`EventBus.announce` batches the events of one event loop
+into one statement, as JSON arrays of many events per notification. PostgreSQL
+serialises the commits of notifying transactions, so notifying inside each of them
+would queue every event behind the previous one's disk flush; announced after the
+commit, an event is lost to live listeners only if the process dies in between (the
+data itself is committed and reloads with the board).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "fws_events"
 _PENDING = "fws_pending_events"
 _NOTIFY_MANY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
+# PostgreSQL refuses notification payloads of 8,000 bytes or more; announced events go
+# out as JSON arrays up to this size, so a busy second costs a few notifications.
+MAX_PAYLOAD = 7_900
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,24 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps({"type": self.type, "data": self.data}, default=str)
+
+
+def pack(events: list[Event]) -> list[str]:
+    """Notification payloads: the events as JSON arrays of at most ``MAX_PAYLOAD`` bytes
+    each (an event larger than that alone in its array, for PostgreSQL to refuse)."""
+    payloads: list[str] = []
+    parts: list[str] = []
+    size = 2
+    for ev in events:
+        text = ev.to_json()
+        if parts and size + len(text.encode()) + 1 > MAX_PAYLOAD:
+            payloads.append("[" + ",".join(parts) + "]")
+            parts, size = [], 2
+        parts.append(text)
+        size += len(text.encode()) + 1
+    if parts:
+        payloads.append("[" + ",".join(parts) + "]")
+    return payloads
 
 
 Handler = Callable[[Session, dict[str, Any]], None]
@@ -94,10 +116,11 @@ class Subscription:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
 
-    def _put(self, ev: Event) -> None:
+    def _put(self, events: list[Event]) -> None:
         # A listener that falls this far behind loses events rather than the server memory.
         with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(ev)
+            for ev in events:
+                self.queue.put_nowait(ev)
 
     def drain(self) -> list[Event]:
         """The events queued now, without waiting."""
@@ -210,7 +233,7 @@ class EventBus:
             try:
                 pool = await self.database.async_pool()
                 async with pool.connection() as conn:
-                    await conn.execute(_NOTIFY_MANY, (CHANNEL, [ev.to_json() for ev in batch]))
+                    await conn.execute(_NOTIFY_MANY, (CHANNEL, pack(batch)))
             except Exception:  # the changes stand; only their live announcement is lost
                 log.warning("could not announce %d committed events", len(batch), exc_info=True)
 
@@ -221,11 +244,15 @@ class EventBus:
             await task
 
     def _deliver_raw(self, payload: str) -> None:
+        """One notification: an event (``emit``) or an array of them (``announce``)."""
         try:
             raw = json.loads(payload)
-            self.publish(Event(str(raw["type"]), dict(raw.get("data") or {})))
-        except (ValueError, KeyError, TypeError):
+            items = raw if isinstance(raw, list) else [raw]
+            events = [Event(str(r["type"]), dict(r.get("data") or {})) for r in items]
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignored malformed event payload %r", payload[:200])
+            return
+        self.publish_many(events)
 
     # -- fan-out ------------------------------------------------------------------------
     def subscribe(self) -> Subscription:
@@ -246,10 +273,14 @@ class EventBus:
 
     def publish(self, ev: Event) -> None:
         """Thread-safe: callable from request threads, worker threads and the listener."""
+        self.publish_many([ev])
+
+    def publish_many(self, events: list[Event]) -> None:
+        """``publish`` for a batch: one wake-up of each subscriber's loop, not one per event."""
         with self._lock:
             subs = list(self._subs)
         for sub in subs:
             try:
-                sub.loop.call_soon_threadsafe(sub._put, ev)
+                sub.loop.call_soon_threadsafe(sub._put, events)
             except RuntimeError:  # the subscriber's loop is gone
                 self.unsubscribe(sub)

@@ -20,6 +20,7 @@ from core.events import EventBus
 from core.inflight import InFlightLimit, pool_capacity
 from core.settings import DEV_SECRET_KEY, Settings, get_settings
 from dispatch_api import board, stream
+from fieldwork.fastlane import EventFastLane
 from workforce import routes as workforce_routes
 from workforce.runs import make_runner
 
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "X-Total-Count", "Idempotent-Replay"],
         )
+    if database.is_postgres:  # outermost: the busiest write skips the whole stack
+        app.add_middleware(EventFastLane, state=app.state)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

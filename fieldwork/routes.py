@@ -20,13 +20,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from core.db import session_scope
 from core.deps import SessionDep, SettingsDep
 from core.errors import ApiError, NotFound, ValidationFailed
-from core.idempotency import HEADER, REPLAY_HEADER, check_key, run_idempotent
+from core.idempotency import HEADER, REPLAY_HEADER, run_idempotent
 from core.schemas import jsonable
 from fieldwork import schemas, service
 from fieldwork.models import JobEvent, JobNote, JobPhoto, UsedItem
 from fieldwork.uploads import ReceivedForm, UploadError, receive_form, verify_and_store
 from stock import service as stock_service
-from workforce.deps import CurrentUser, oauth2_scheme, token_user_id, user_from_token
+from workforce.deps import CurrentUser, oauth2_scheme, user_from_token
 from workforce.models import Job
 from workforce.schemas import JobRead
 from workforce.service import job_to_dict
@@ -159,29 +159,21 @@ async def post_event(
 ) -> Response:
     """A technician's status change (the busiest write of the API).
 
-    On PostgreSQL the common case (a technician's own job, a valid move, a fresh key)
-    runs on the event loop in two autocommit statements (``service.record_event_fast``);
-    everything else, and every request on SQLite, runs its whole unit of work in a
-    single worker-thread hop. Either way the change is committed before the response.
+    On PostgreSQL the common case never reaches this route: ``fieldwork.fastlane``
+    answers it in front of the framework. What comes here (every request on SQLite, and
+    on PostgreSQL the ones that need an exact 4xx, a replay or a handler) runs its whole
+    unit of work in a single worker-thread hop, committed before the response.
     """
-    state = request.app.state
     payload = body.model_dump(mode="json")
-    path = request.scope["path"]
-    if state.database.is_postgres:
-        answer = await service.record_event_fast(
-            state.database,
-            state.events,
-            user_id=token_user_id(state.settings, token),
-            job_id=job_id,
-            body=body,
-            payload=payload,
-            path=path,
-            key=check_key(idempotency_key),
-        )
-        if answer is not None:
-            return Response(answer, status_code=201, media_type="application/json")
     return await run_in_threadpool(
-        _post_event_unit_of_work, state, token, job_id, body, payload, path, idempotency_key
+        _post_event_unit_of_work,
+        request.app.state,
+        token,
+        job_id,
+        body,
+        payload,
+        request.scope["path"],
+        idempotency_key,
     )
 
 

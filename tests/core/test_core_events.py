@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.db import Database
-from core.events import EventBus, emit
+from core.events import MAX_PAYLOAD, Event, EventBus, emit, pack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,5 +79,38 @@ def test_postgres_events_cross_processes(database: Database) -> None:
 
     try:
         assert asyncio.run(scenario()) == ("run.finished", {"run_id": 42, "status": "succeeded"})
+    finally:
+        bus.stop()
+
+
+def test_a_burst_of_announced_events_arrives_whole_and_in_order(database: Database) -> None:
+    """Announced events travel as JSON arrays under PostgreSQL's payload limit: a burst
+    of 600 (a dozen notifications) reaches a listener complete and in order."""
+    if not database.is_postgres:
+        pytest.skip("announcing is PostgreSQL's (after an autocommit write)")
+    events = [Event("job.updated", {"job_id": i, "note": "x" * 100}) for i in range(600)]
+    payloads = pack(events)
+    assert 10 <= len(payloads) <= 15
+    assert all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
+
+    bus = EventBus()
+    bus.attach(database)
+    bus.start()
+
+    async def scenario() -> list[int]:
+        sub = bus.subscribe()
+        await asyncio.sleep(0.5)  # the listener connects and LISTENs
+        for ev in events:
+            bus.announce(ev)
+        await bus.flush()
+        got: list[int] = []
+        while len(got) < len(events) and (ev := await sub.get(timeout=10)) is not None:
+            got.append(ev.data["job_id"])
+        sub.close()
+        await database.dispose_async()
+        return got
+
+    try:
+        assert asyncio.run(scenario()) == list(range(600))
     finally:
         bus.stop()

@@ -225,3 +225,40 @@ def test_a_status_event_reaches_live_listeners_in_other_processes(pg_only, field
         ("en_route", field.job.version + 1),
         ("on_site", field.job.version + 2),
     ]
+
+
+@pytest.mark.postgres
+def test_the_fast_lane_answers_like_the_route(pg_only, field, monkeypatch) -> None:
+    """The common event is answered in front of the framework; a browser's (with an
+    Origin) goes through the route. Both answers have the same shape and job body, and
+    a body the lane cannot take still reaches the route whole, for its 422."""
+    from fieldwork import service
+
+    taken: list[str | None] = []
+    fast = service.record_event_fast
+
+    async def spy(*args, **kwargs):
+        answer = await fast(*args, **kwargs)
+        taken.append(answer)
+        return answer
+
+    monkeypatch.setattr(service, "record_event_fast", spy)
+    lane = field.event(field.job.id, "en_route", key=str(uuid.uuid4()))
+    assert lane.status_code == 201, lane.text
+    assert len(taken) == 1 and taken[0] is not None
+    assert lane.headers["content-type"] == "application/json"
+
+    browser = {**field.headers, "Origin": "https://board.example"}
+    body = {"type": "en_route", "at": DEVICE_TIME}
+    route = field.post(f"/jobs/{field.job2.id}/events", body, headers=browser)
+    assert route.status_code == 201, route.text
+    assert len(taken) == 1  # not through the lane
+    a, b = lane.json(), route.json()
+    assert a.keys() == b.keys() and a["job"].keys() == b["job"].keys()
+    assert a["job"] == field.get(f"/jobs/{field.job.id}").json()
+    assert b["job"] == field.get(f"/jobs/{field.job2.id}").json()
+
+    r = field.event(field.job.id, "on_site", position={"lat": 91, "lon": 0})
+    assert r.status_code == 422
+    assert "position.lat" in r.text
+    assert _column(field, Job.status) == "en_route"

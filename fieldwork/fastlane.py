@@ -1,0 +1,120 @@
+"""The status-event write in front of the framework, on PostgreSQL.
+
+``POST /api/v1/jobs/{id}/events`` is most of the API's traffic, and FastAPI's routing,
+middleware and dependency solving cost more CPU than the write itself. This ASGI
+middleware answers the common case (a valid token, a well-formed body, a fresh key, a
+valid move on the technician's own job) with ``service.record_event_fast`` and nothing
+else. Every other request, and every one that path declines (it then wrote nothing),
+goes on to the application with the body already read, so 4xx answers, replays and
+in-transaction handlers all come from the one route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import ApiError
+from core.idempotency import HEADER, check_key
+from fieldwork import service
+from fieldwork.schemas import EventCreate
+from workforce.deps import token_user_id
+
+PATH = re.compile(r"/api/v1/jobs/([1-9][0-9]{0,9})/events")
+MAX_ID = 2_147_483_647  # the route's own bound: a larger id is the route's 422
+MAX_BODY = 16_384  # an event is a few hundred bytes; anything larger is the route's to refuse
+_KEY_HEADER = HEADER.lower().encode()
+
+
+class EventFastLane:
+    """ASGI middleware: the event write without routing, on a PostgreSQL database."""
+
+    def __init__(self, app: ASGIApp, *, state: Any) -> None:
+        self.app = app
+        self.state = state  # the application's state: settings, database, events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "POST" or int(match[1]) > MAX_ID:
+            await self.app(scope, receive, send)
+            return
+        received: list[Message] = []
+        body = await _read_body(receive, received)
+        answer = None
+        if body is not None:
+            answer = await self._try(scope, int(match[1]), body)
+        if answer is None:
+            await self.app(scope, _replay(received, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _try(self, scope: Scope, job_id: int, body: bytes) -> bytes | None:
+        """The 201 body, or ``None`` (nothing written) when the route must answer."""
+        headers = dict(scope["headers"])
+        media_type = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
+        if media_type != b"application/json" or b"origin" in headers:
+            return None  # other media types and browsers (CORS) take the full stack
+        scheme, token = get_authorization_scheme_param(
+            headers.get(b"authorization", b"").decode("latin-1")
+        )
+        key = headers.get(_KEY_HEADER)
+        try:
+            if scheme.lower() != "bearer":
+                return None
+            user_id = token_user_id(self.state.settings, token)
+            key_text = check_key(None if key is None else key.decode("latin-1"))
+            event = EventCreate.model_validate_json(body)
+        except (ApiError, ValidationError, UnicodeDecodeError):
+            return None
+        answer = await service.record_event_fast(
+            self.state.database,
+            self.state.events,
+            user_id=user_id,
+            job_id=job_id,
+            body=event,
+            payload=event.model_dump(mode="json"),
+            path=scope["path"],
+            key=key_text,
+        )
+        return None if answer is None else answer.encode()
+
+
+async def _read_body(receive: Receive, received: list[Message]) -> bytes | None:
+    """The whole request body (every message kept in ``received``), or ``None`` when
+    the client left or sent more than ``MAX_BODY``."""
+    size, more = 0, True
+    while more:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request":
+            return None
+        size += len(message.get("body", b""))
+        if size > MAX_BODY:
+            return None
+        more = message.get("more_body", False)
+    return b"".join(m.get("body", b"") for m in received)
+
+
+def _replay(received: list[Message], receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """A ``receive`` that gives the messages already read, then the client's own."""
+    pending = list(received)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
