@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -56,7 +56,7 @@ async def event_stream(
                 # Whatever queued meanwhile goes out in the same write: a busy hour's
                 # events cost one send per batch, not one per event.
                 yield "".join(
-                    f"event: {e.type}\ndata: {json.dumps(e.data, default=str)}\n\n"
+                    f"event: {e.type}\ndata: {orjson.dumps(e.data, default=str).decode()}\n\n"
                     for e in (ev, *sub.drain())
                 )
         finally:

@@ -81,7 +81,7 @@ class EventFastLane:
             event = EventCreate.model_validate_json(body)
         except (ApiError, ValidationError, UnicodeDecodeError):
             return None
-        answer = await service.record_event_fast(
+        return await service.record_event_fast(
             self.state.database,
             self.state.events,
             user_id=user_id,
@@ -91,7 +91,6 @@ class EventFastLane:
             path=scope["path"],
             key=key_text,
         )
-        return None if answer is None else answer.encode()
 
 
 async def _read_body(receive: Receive, received: list[Message]) -> bytes | None:

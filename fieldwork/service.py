@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, insert, select, update
@@ -26,7 +26,6 @@ from core.db import Database, utcnow
 from core.errors import ApiError, Conflict, Forbidden, NotFound, PreconditionFailed
 from core.events import emit
 from core.idempotency import fingerprint
-from core.schemas import jsonable
 from fieldwork.models import JobEvent, JobNote, JobPhoto, TechnicianPosition, UsedItem
 from fieldwork.schemas import EventCreate, PositionFix, UsedItemCreate
 from fieldwork.uploads import ReceivedFile, StoredImage
@@ -372,33 +371,33 @@ _OWN = (
     " FROM jobs j JOIN assignments a ON a.job_id = j.id"
     " JOIN technicians t ON t.id = a.technician_id"
     " JOIN users u ON u.id = t.user_id"
-    " WHERE j.id = %(job_id)s AND u.id = %(user_id)s AND u.active"
+    " WHERE j.id = $1 AND u.id = $2 AND u.active"
 )
 _READ_EVENT_SQL = (
     f"SELECT {_JOB_COLUMNS}, nextval(pg_get_serial_sequence('job_events', 'id')){_OWN}"
 )
+# $1 job, $2 type, $3 new version, $4 now, $5 set the reason?, $6 reason, $7 version read,
+# $8 user, $9 event id, $10 from status, $11 device time, $12-$14 position, $15 key,
+# $16 request hash, $17 path, $18 response body.
 _WRITE_EVENT_SQL = (
     "WITH upd AS ("
-    " UPDATE jobs j SET status = %(type)s, version = %(version)s, updated_at = %(now)s,"
-    " incomplete_reason = CASE WHEN %(set_reason)s THEN %(reason)s::text"
-    " ELSE j.incomplete_reason END"
-    " WHERE j.id = %(job_id)s AND j.version = %(old_version)s AND EXISTS ("
+    " UPDATE jobs j SET status = $2, version = $3, updated_at = $4,"
+    " incomplete_reason = CASE WHEN $5 THEN $6::text ELSE j.incomplete_reason END"
+    " WHERE j.id = $1 AND j.version = $7 AND EXISTS ("
     "  SELECT 1 FROM assignments a JOIN technicians t ON t.id = a.technician_id"
     "  JOIN users u ON u.id = t.user_id"
-    "  WHERE a.job_id = j.id AND u.id = %(user_id)s AND u.active)"
+    "  WHERE a.job_id = j.id AND u.id = $8 AND u.active)"
     " RETURNING j.id"
     "), ev AS ("
     " INSERT INTO job_events"
     " (id, job_id, type, from_status, at, received_at, lat, lon, accuracy_m, reason, user_id)"
-    " SELECT %(event_id)s, upd.id, %(type)s, %(from_status)s, %(at)s::timestamptz,"
-    " %(now)s::timestamptz, %(lat)s::float8, %(lon)s::float8, %(accuracy_m)s::float8,"
-    " %(reason)s::text, %(user_id)s::int FROM upd RETURNING id"
+    " SELECT $9, upd.id, $2, $10, $11::timestamptz, $4::timestamptz, $12::float8,"
+    " $13::float8, $14::float8, $6::text, $8::int FROM upd RETURNING id"
     "), idem AS ("
     " INSERT INTO idempotency_records"
     " (user_id, key, request_hash, method, path, status_code, response_body, created_at)"
-    " SELECT %(user_id)s::int, %(key)s::text, %(request_hash)s::text, 'POST', %(path)s::text,"
-    " 201, %(body)s::json,"
-    " %(now)s::timestamptz FROM ev WHERE %(key)s::text IS NOT NULL"
+    " SELECT $8::int, $15::text, $16::text, 'POST', $17::text, 201, $18::json,"
+    " $4::timestamptz FROM ev WHERE $15::text IS NOT NULL"
     ")"
     " SELECT ev.id FROM ev"
 )
@@ -476,8 +475,8 @@ async def record_event_fast(
     payload: dict[str, Any],
     path: str,
     key: str | None,
-) -> str | None:
-    """The 201 body (JSON text) of a technician's own, valid status event, recorded on
+) -> bytes | None:
+    """The 201 body (JSON) of a technician's own, valid status event, recorded on
     PostgreSQL in two autocommit statements and then announced to live listeners;
     ``None`` when the request needs ``record_event`` instead.
 
@@ -488,8 +487,9 @@ async def record_event_fast(
     pool = await database.async_pool()
     try:
         async with pool.connection() as conn:
-            cur = conn.cursor()
-            await cur.execute(_READ_EVENT_SQL, {"job_id": job_id, "user_id": user_id})
+            # Positional ($n) parameters: nothing to parse or reorder per call.
+            cur = psycopg.AsyncRawCursor(conn)
+            await cur.execute(_READ_EVENT_SQL, (job_id, user_id))
             row = await cur.fetchone()
             if row is None:
                 return None
@@ -513,37 +513,38 @@ async def record_event_fast(
                 payload=payload,
                 from_status=current,
                 received_at=now,
-                job=jsonable(job_to_dict(job)),  # type: ignore[arg-type]
+                job=job_to_dict(job),  # type: ignore[arg-type]
             )
-            # One serialisation for both the stored copy and the answer.
-            text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+            # One serialisation for both the stored copy and the answer; orjson writes
+            # datetimes as ``jsonable`` does (ISO 8601, naive ones as UTC).
+            answer = orjson.dumps(response, option=orjson.OPT_NAIVE_UTC)
             pos = body.position
             await cur.execute(
                 _WRITE_EVENT_SQL,
-                {
-                    "job_id": job.id,
-                    "type": body.type,
-                    "version": job.version,
-                    "old_version": old_version,
-                    "now": now,
-                    "set_reason": body.type == lifecycle.INCOMPLETE,
-                    "reason": body.reason,
-                    "event_id": event_id,
-                    "from_status": current,
-                    "at": body.at,
-                    "lat": pos.lat if pos else None,
-                    "lon": pos.lon if pos else None,
-                    "accuracy_m": pos.accuracy_m if pos else None,
-                    "user_id": user_id,
-                    "key": key,
-                    "request_hash": fingerprint("POST", path, payload) if key else None,
-                    "path": path,
-                    "body": text,
-                },
+                (
+                    job.id,
+                    body.type,
+                    job.version,
+                    now,
+                    body.type == lifecycle.INCOMPLETE,
+                    body.reason,
+                    old_version,
+                    user_id,
+                    event_id,
+                    current,
+                    body.at,
+                    pos.lat if pos else None,
+                    pos.lon if pos else None,
+                    pos.accuracy_m if pos else None,
+                    key,
+                    fingerprint("POST", path, payload) if key else None,
+                    path,
+                    answer.decode(),
+                ),
             )
             if await cur.fetchone() is None:  # changed, reassigned or disabled meanwhile
                 return None
     except (psycopg.errors.UniqueViolation, psycopg.OperationalError):
         return None  # a key seen before (replayed there), or a connection that died
     bus.announce(events.Event("job.updated", data))
-    return text
+    return answer
