@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
@@ -225,26 +224,99 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError("the server did not become ready in time")
 
 
-class RawHttp:
+class RawHttp(asyncio.Protocol):
     """A minimal keep-alive HTTP/1.1 connection (the ``raw`` client).
 
     Load generators such as wrk spend microseconds per request; httpx spends milliseconds
     on this machine, so with httpx the client would use as much CPU as the server it
     measures. This speaks just enough HTTP/1.1 for the benchmark: one request at a time,
-    Content-Length or chunked bodies, reconnect after an error.
+    Content-Length or chunked bodies, reconnect after an error. It is an asyncio protocol
+    rather than a stream: a response that arrives in one segment wakes its caller once.
     """
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
 
+    # -- asyncio.Protocol -------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is None or self.waiter.done():
+            return
+        try:
+            response = self._parse()
+        except (ValueError, IndexError) as exc:
+            self.waiter.set_exception(ConnectionError(f"bad HTTP response: {exc!r}"))
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if response is not None:
+            self.waiter.set_result(response)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError(f"connection lost: {exc!r}"))
+
+    def _parse(self) -> tuple[int, bytes, bool] | None:
+        """One whole response taken off the buffer, or ``None`` until it has arrived."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        lines = bytes(self.buffer[:end]).split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length, chunked, close = 0, False, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        pos = end + 4
+        if not chunked:
+            if len(self.buffer) < pos + length:
+                return None
+            data = bytes(self.buffer[pos : pos + length])
+            del self.buffer[: pos + length]
+            return status, data, close
+        parts = []
+        while True:
+            eol = self.buffer.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = int(self.buffer[pos:eol].split(b";")[0], 16)
+            if len(self.buffer) < eol + 2 + size + 2:
+                return None
+            parts.append(bytes(self.buffer[eol + 2 : eol + 2 + size]))
+            pos = eol + 2 + size + 2
+            if size == 0:
+                del self.buffer[:pos]
+                return status, b"".join(parts), close
+
+    # -- client -------------------------------------------------------------------------
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
-        self.reader = self.writer = None
+        if self.transport is not None:
+            self.transport.close()
+        self.transport = None
+        self.buffer.clear()
+
+    async def _send(self, payload: bytes) -> tuple[int, bytes, bool]:
+        if self.transport is None:
+            self.buffer.clear()
+            loop = asyncio.get_running_loop()
+            await loop.create_connection(lambda: self, self.host, self.port)
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(payload)
+        return await self.waiter
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
 
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: bytes = b""
@@ -253,52 +325,16 @@ class RawHttp:
         lines += [f"{k}: {v}" for k, v in headers.items()]
         lines.append(f"Content-Length: {len(body)}")
         payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        reused = self.writer is not None
-        if not reused:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None and self.writer is not None
-        self.writer.write(payload)
-        status_line = await self.reader.readline()
-        if not status_line and reused:
+        reused = self.transport is not None
+        try:
+            status, data, close = await self._send(payload)
+        except ConnectionError:
+            if not reused:
+                raise
             # The server closed an idle keep-alive connection before reading this request:
             # send it again on a new connection, as every HTTP client does.
             await self.close()
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            self.writer.write(payload)
-            status_line = await self.reader.readline()
-        try:
-            status = int(status_line.split()[1])
-            length, chunked, close = 0, False, False
-            # The whole header block in one read: a coroutine call per line costs more
-            # than the parsing.
-            block = await self.reader.readuntil(b"\r\n\r\n")
-            for line in block.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"transfer-encoding":
-                    chunked = b"chunked" in value.lower()
-                elif name == b"connection":
-                    close = b"close" in value.lower()
-            if chunked:
-                parts = []
-                while size := int((await self.reader.readline()).strip(), 16):
-                    parts.append(await self.reader.readexactly(size))
-                    await self.reader.readline()
-                await self.reader.readline()
-                data = b"".join(parts)
-            else:
-                data = await self.reader.readexactly(length)
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            ValueError,
-            IndexError,
-        ) as exc:
-            await self.close()
-            raise ConnectionError(f"bad HTTP response: {exc!r}") from exc
+            status, data, close = await self._send(payload)
         if close:
             await self.close()
         return status, data
