@@ -187,19 +187,25 @@ def van_stock(db: Session, technician_id: int) -> dict[str, int]:
 
 
 def vans_stock(db: Session, technician_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """``van_stock`` for many technicians in one query (for building a whole problem)."""
+    """``van_stock`` for many technicians in one query (for building a whole problem).
+
+    Only technicians who have a van appear (an empty van as ``{}``): a technician left
+    out has no van, so the optimizer puts no stock limit on them.
+    """
     ids = list(technician_ids)
-    result: dict[int, dict[str, int]] = {tid: {} for tid in ids}
     if not ids:
-        return result
+        return {}
     rows = db.execute(
         select(StockLocation.technician_id, StockItem.sku, StockLevel.quantity)
-        .join(StockLevel, StockLevel.location_id == StockLocation.id)
-        .join(StockItem, StockItem.id == StockLevel.item_id)
+        .outerjoin(StockLevel, StockLevel.location_id == StockLocation.id)
+        .outerjoin(StockItem, StockItem.id == StockLevel.item_id)
         .where(StockLocation.technician_id.in_(ids), StockLocation.kind == "van")
     ).all()
+    result: dict[int, dict[str, int]] = {}
     for tid, sku, qty in rows:
-        result[int(tid)][sku] = int(qty)
+        van = result.setdefault(int(tid), {})
+        if sku is not None:
+            van[sku] = int(qty)
     return result
 
 

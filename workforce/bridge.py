@@ -139,10 +139,7 @@ def build_problem(db: Session, *, run: OptimizationRun, settings: Settings) -> B
     tech_ids = {t.id for t in techs}
     jobs = scope_jobs(db, run, tech_ids)
     polygons = {t.name: t.polygon for t in db.scalars(select(Territory)) if t.polygon}
-    stocks = stock_service.vans_stock(db, tech_ids)
-    has_van = {
-        tid for tid in tech_ids if stock_service.van_location(db, technician_id=tid) is not None
-    }
+    stocks = stock_service.vans_stock(db, tech_ids)  # no entry: no van, no stock limit
 
     points: list[Point] = []
     s_techs: list[STech] = []
@@ -179,7 +176,7 @@ def build_problem(db: Session, *, run: OptimizationRun, settings: Settings) -> B
                 id=_sid_tech(tech.id),
                 shifts=tuple(shifts),
                 skills=tech.skill_map,
-                stock=stocks.get(tech.id, {}) if tech.id in has_van else None,
+                stock=stocks.get(tech.id),
                 territory=tuple((float(x), float(y)) for x, y in poly) if poly else None,
                 cost_per_hour=tech.cost_per_hour,
                 name=tech.name,

@@ -27,7 +27,7 @@ def stocked(session, make_technician):
     return tech, warehouse, van
 
 
-def test_transfer_consume_and_ledger_agree(session, stocked) -> None:
+def test_transfer_consume_and_ledger_agree(session, stocked, make_technician) -> None:
     tech, warehouse, van = stocked
     service.record_movement(
         session,
@@ -43,7 +43,10 @@ def test_transfer_consume_and_ledger_agree(session, stocked) -> None:
     session.commit()
     assert result.remaining == 1
     assert service.van_stock(session, tech.id) == {"DROP-50M": 1}
-    assert service.vans_stock(session, [tech.id, 999]) == {tech.id: {"DROP-50M": 1}, 999: {}}
+    empty = make_technician()
+    service.ensure_van(session, technician_id=empty.id)
+    stock = service.vans_stock(session, [tech.id, empty.id, 999])
+    assert stock == {tech.id: {"DROP-50M": 1}, empty.id: {}}  # 999 has no van
     item = service.get_item_by_sku(session, sku="DROP-50M")
     for loc, expected in ((warehouse.id, 6), (van.id, 1)):
         assert service.quantity_at(session, location_id=loc, item_id=item.id) == expected

@@ -473,6 +473,10 @@ function onJobUpdated(data) {
     // Show the new status at once; the version stays as loaded, so a drag before the
     // refetch below is checked against what the dispatcher actually saw (412 if stale).
     job.status = data.status;
+    // The map draws from the schedule's visits, not from state.jobs: change it there too.
+    for (const route of state.schedule ? state.schedule.routes : []) {
+      for (const v of route.visits) if (v.job_id === job.id) v.job.status = data.status;
+    }
     state.flashing.add(job.id);
     job.flash = true;
     gantt.refreshJob(job);

@@ -552,6 +552,9 @@ def test_technician_status_change_arrives_live(board: Board) -> None:
     )
     assert response.status_code == 201, response.text
     page.locator(f".vis-item.job-{job['id']}.status-en_route").wait_for(timeout=10_000)
+    # The map's stop changes with the bar, not at the schedule's refetch a second later.
+    stop = page.locator(f"#map circle.stop[data-job-id='{job['id']}']")
+    assert "status-en_route" in (stop.get_attribute("class") or "")
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     assert "en route" in page.inner_text("#status-line")
     board.shot("live-en-route")
