@@ -7,16 +7,18 @@ import datetime as dt
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, Select, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
+
+T = TypeVar("T")
 
 # Stable constraint names, so Alembic migrations can drop what they create on both engines.
 NAMING_CONVENTION = {
@@ -62,6 +64,15 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def page(
+    db: Session, query: Select[tuple[T]], *order: Any, limit: int, offset: int
+) -> tuple[list[T], int]:
+    """One page of ``query`` in ``order``, and how many rows the whole query has (the
+    list endpoints' ``X-Total-Count``)."""
+    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return list(db.scalars(query.order_by(*order).limit(limit).offset(offset))), total
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

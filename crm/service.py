@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import page
 from core.errors import NotFound, ValidationFailed
 from crm.models import Customer
 from crm.schemas import CustomerCreate
@@ -33,5 +34,4 @@ def list_customers(
     query = select(Customer)
     if q:
         query = query.where(Customer.name.ilike(f"%{q}%"))
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return list(db.scalars(query.order_by(Customer.id).limit(limit).offset(offset))), total
+    return page(db, query, Customer.id, limit=limit, offset=offset)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from core.db import page
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import on
 from crm import service as crm_service
@@ -104,15 +105,8 @@ def get_order(*, db: Session, order_id: int) -> Order:
 
 
 def list_orders(*, db: Session, limit: int, offset: int) -> tuple[list[Order], int]:
-    total = db.scalar(select(func.count()).select_from(Order)) or 0
-    rows = db.scalars(
-        select(Order)
-        .options(selectinload(Order.lines))
-        .order_by(Order.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), total
+    query = select(Order).options(selectinload(Order.lines))
+    return page(db, query, Order.id, limit=limit, offset=offset)
 
 
 def order_to_dict(order: Order) -> dict[str, Any]:

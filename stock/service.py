@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import page
 from core.errors import Conflict, ValidationFailed
 from stock.models import (
     LOCATION_KINDS,
@@ -68,9 +69,7 @@ def require_item(db: Session, *, sku: str, field: str = "body.sku") -> StockItem
 
 
 def list_items(db: Session, *, limit: int, offset: int) -> tuple[list[StockItem], int]:
-    total = db.scalar(select(func.count()).select_from(StockItem)) or 0
-    rows = db.scalars(select(StockItem).order_by(StockItem.sku).limit(limit).offset(offset))
-    return list(rows), total
+    return page(db, select(StockItem), StockItem.sku, limit=limit, offset=offset)
 
 
 def create_item(
@@ -104,9 +103,7 @@ def list_locations(
         query = query.where(StockLocation.kind == kind)
     if technician_id is not None:
         query = query.where(StockLocation.technician_id == technician_id)
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(query.order_by(StockLocation.id).limit(limit).offset(offset))
-    return list(rows), total
+    return page(db, query, StockLocation.id, limit=limit, offset=offset)
 
 
 def create_location(
@@ -426,9 +423,7 @@ def list_movements(
         )
     if job_id is not None:
         query = query.where(StockMovement.job_id == job_id)
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(query.order_by(StockMovement.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return page(db, query, StockMovement.id.desc(), limit=limit, offset=offset)
 
 
 def ledger_balance(db: Session, *, location_id: int, item_id: int) -> int:

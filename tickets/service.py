@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import page, utcnow
 from core.errors import Conflict, NotFound
 from core.events import on
 from crm import service as crm_service
@@ -104,8 +104,7 @@ def list_tickets(
     query = select(Ticket)
     if status:
         query = query.where(Ticket.status == status)
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return list(db.scalars(query.order_by(Ticket.id).limit(limit).offset(offset))), total
+    return page(db, query, Ticket.id, limit=limit, offset=offset)
 
 
 def ticket_to_dict(t: Ticket) -> dict[str, Any]:

@@ -21,10 +21,10 @@ import time
 import traceback
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from core.db import Database, utcnow
+from core.db import Database, page, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import emit
 from core.settings import Settings
@@ -137,9 +137,7 @@ def list_runs(
     query = select(OptimizationRun)
     if statuses:
         query = query.where(OptimizationRun.status.in_(statuses))
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(query.order_by(OptimizationRun.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return page(db, query, OptimizationRun.id.desc(), limit=limit, offset=offset)
 
 
 def run_to_dict(run: OptimizationRun) -> dict[str, Any]:

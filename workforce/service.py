@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from core.db import utcnow
+from core.db import page, utcnow
 from core.errors import (
     Conflict,
     NotFound,
@@ -135,9 +135,7 @@ def list_audit(
         query = query.where(AuditEntry.entity == entity)
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == entity_id)
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return page(db, query, AuditEntry.id.desc(), limit=limit, offset=offset)
 
 
 def audit_to_dict(e: AuditEntry) -> dict[str, Any]:
@@ -227,9 +225,7 @@ def list_technicians(
                 select(TechnicianSkill.technician_id).where(TechnicianSkill.skill == skill)
             )
         )
-    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list(db.scalars(query.order_by(Technician.id).limit(limit).offset(offset)))
-    return items, total
+    return page(db, query, Technician.id, limit=limit, offset=offset)
 
 
 def _apply_technician_fields(tech: Technician, data: Any, fields: set[str]) -> None:
@@ -588,9 +584,7 @@ def list_jobs(
         query = query.where(Job.territory == territory)
     if source:
         query = query.where(Job.source == source)
-    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list(db.scalars(query.order_by(Job.date, Job.id).limit(limit).offset(offset)))
-    return items, total
+    return page(db, query, Job.date, Job.id, limit=limit, offset=offset)
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
