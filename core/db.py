@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
+    import asyncpg
 
 T = TypeVar("T")
 
@@ -130,6 +131,21 @@ def _sqlite_deferred(conn: Any) -> None:
 ASYNC_POOL_SIZE = 4
 
 
+async def _decode_json(conn: asyncpg.Connection) -> None:
+    """json and jsonb columns arrive as Python values, as they do through psycopg."""
+    import orjson
+
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=lambda v: v, decoder=orjson.loads
+        )
+
+
+async def _keep(_conn: asyncpg.Connection) -> None:
+    """Nothing to reset on release: the pool's connections hold no session state (every
+    statement autocommits, nothing is SET or LISTENed), and a reset is a round trip."""
+
+
 class Database:
     """An engine plus its session factory; one per application or worker process."""
 
@@ -137,8 +153,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self._async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool]
-        self._async_pools = weakref.WeakKeyDictionary()
+        # Per event loop, the task that opens its pool: concurrent first callers share it.
+        self._async_pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Task[tuple[asyncpg.Pool, asyncio.Semaphore]]
+        ] = weakref.WeakKeyDictionary()
 
     @property
     def is_postgres(self) -> bool:
@@ -152,37 +170,48 @@ class Database:
     def session(self) -> Session:
         return self.sessionmaker()
 
-    async def async_pool(self) -> AsyncConnectionPool:
-        """psycopg asyncio connections in autocommit, for the few hot endpoints that run
-        on the event loop in single statements (each statement its own transaction).
+    @contextlib.asynccontextmanager
+    async def async_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """An asyncpg connection, for the few hot statements that run on the event loop,
+        each its own transaction (asyncpg spends about half of psycopg's CPU per query).
 
         One pool per event loop, since asyncio connections cannot move between loops.
-        Connections are not checked on checkout: a caller that meets a dead one falls
-        back to the general path, which does check.
+        Callers are served first come, first served: asyncpg's own queue lets a newcomer
+        take a connection just released to a waiter, and under load some requests then
+        wait seconds. A caller that meets a dead connection falls back to the general
+        path; the pool replaces the connection when it is released.
         """
         if not self.is_postgres:
             raise RuntimeError("the asyncio pool is only used on PostgreSQL")
         loop = asyncio.get_running_loop()
-        pool = self._async_pools.get(loop)
-        if pool is None:
-            from psycopg_pool import AsyncConnectionPool
+        opening = self._async_pools.get(loop)
+        if opening is None or (opening.done() and (opening.cancelled() or opening.exception())):
+            opening = self._async_pools[loop] = loop.create_task(self._open_async_pool())
+        pool, turn = await opening
+        async with turn, pool.acquire() as conn:
+            yield conn
 
-            pool = AsyncConnectionPool(
-                self.conninfo,
-                min_size=ASYNC_POOL_SIZE,  # all open from the start: no growth under load
-                kwargs={"autocommit": True},
-                open=False,
-                name="fws-async",
-            )
-            self._async_pools[loop] = pool
-            await pool.open()
-        return pool
+    async def _open_async_pool(self) -> tuple[asyncpg.Pool, asyncio.Semaphore]:
+        import asyncpg
+
+        pool = await asyncpg.create_pool(
+            self.conninfo,
+            min_size=ASYNC_POOL_SIZE,  # all open from the start: no growth under load
+            max_size=ASYNC_POOL_SIZE,
+            init=_decode_json,
+            reset=_keep,
+        )
+        return pool, asyncio.Semaphore(ASYNC_POOL_SIZE)  # a fair queue (no barging)
 
     async def dispose_async(self) -> None:
         """Close the asyncio pool of the running loop (call from the app's shutdown)."""
-        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.close()
+        opening = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if opening is None:
+            return
+        if not opening.done():
+            opening.cancel()
+        elif not opening.cancelled() and opening.exception() is None:
+            await opening.result()[0].close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "fws_events"
 _PENDING = "fws_pending_events"
 # The payloads as one JSON array of strings: cheaper to send than a text[] literal.
-_NOTIFY_MANY = "SELECT pg_notify(%s, p) FROM json_array_elements_text(%s::json) AS p"
+_NOTIFY_MANY = "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p"
 # PostgreSQL refuses notification payloads of 8,000 bytes or more; announced events go
 # out as JSON arrays up to this size, so a busy second costs a few notifications.
 MAX_PAYLOAD = 7_900
@@ -233,9 +233,8 @@ class EventBus:
         while self._announced:
             batch, self._announced = self._announced, []
             try:
-                pool = await self.database.async_pool()
-                async with pool.connection() as conn:
-                    await conn.execute(_NOTIFY_MANY, (CHANNEL, orjson.dumps(pack(batch)).decode()))
+                async with self.database.async_connection() as conn:
+                    await conn.execute(_NOTIFY_MANY, CHANNEL, orjson.dumps(pack(batch)).decode())
             except Exception:  # the changes stand; only their live announcement is lost
                 log.warning("could not announce %d committed events", len(batch), exc_info=True)
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
+import asyncpg
 import orjson
-import psycopg
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -484,13 +484,9 @@ async def record_event_fast(
     the start: it answers 401/404/409 exactly, replays a stored key, waits for a lock
     where this path lost a race, and runs in-transaction handlers.
     """
-    pool = await database.async_pool()
     try:
-        async with pool.connection() as conn:
-            # Positional ($n) parameters: nothing to parse or reorder per call.
-            cur = psycopg.AsyncRawCursor(conn)
-            await cur.execute(_READ_EVENT_SQL, (job_id, user_id))
-            row = await cur.fetchone()
+        async with database.async_connection() as conn:
+            row = await conn.fetchrow(_READ_EVENT_SQL, job_id, user_id)
             if row is None:
                 return None
             job, event_id = _job_from_row(row[:-1]), row[-1]
@@ -519,32 +515,36 @@ async def record_event_fast(
             # datetimes as ``jsonable`` does (ISO 8601, naive ones as UTC).
             answer = orjson.dumps(response, option=orjson.OPT_NAIVE_UTC)
             pos = body.position
-            await cur.execute(
+            written = await conn.fetchval(
                 _WRITE_EVENT_SQL,
-                (
-                    job.id,
-                    body.type,
-                    job.version,
-                    now,
-                    body.type == lifecycle.INCOMPLETE,
-                    body.reason,
-                    old_version,
-                    user_id,
-                    event_id,
-                    current,
-                    body.at,
-                    pos.lat if pos else None,
-                    pos.lon if pos else None,
-                    pos.accuracy_m if pos else None,
-                    key,
-                    fingerprint("POST", path, payload) if key else None,
-                    path,
-                    answer.decode(),
-                ),
+                job.id,
+                body.type,
+                job.version,
+                now,
+                body.type == lifecycle.INCOMPLETE,
+                body.reason,
+                old_version,
+                user_id,
+                event_id,
+                current,
+                body.at,
+                pos.lat if pos else None,
+                pos.lon if pos else None,
+                pos.accuracy_m if pos else None,
+                key,
+                fingerprint("POST", path, payload) if key else None,
+                path,
+                answer.decode(),
             )
-            if await cur.fetchone() is None:  # changed, reassigned or disabled meanwhile
+            if written is None:  # changed, reassigned or disabled meanwhile
                 return None
-    except (psycopg.errors.UniqueViolation, psycopg.OperationalError):
-        return None  # a key seen before (replayed there), or a connection that died
+    except (
+        asyncpg.UniqueViolationError,  # a key seen before: replayed there
+        asyncpg.PostgresConnectionError,  # a connection that died (or the server restarted)
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.InterfaceError,
+        OSError,
+    ):
+        return None
     bus.announce(events.Event("job.updated", data))
     return answer
