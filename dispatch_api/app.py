@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 import crm.routes
 import fieldwork.routes
@@ -25,6 +27,20 @@ from workforce import routes as workforce_routes
 from workforce.runs import make_runner
 
 log = logging.getLogger(__name__)
+
+
+class FieldplanAPI(FastAPI):
+    """The application, with the status-event lane (``fieldwork.fastlane``) in front of
+    everything FastAPI does per request (telemetry checks, middleware, routing) when the
+    database is PostgreSQL. The lane hands every other request to FastAPI unchanged."""
+
+    fast_lane: EventFastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_lane is not None and scope["type"] == "http":
+            await self.fast_lane(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await database.dispose_async()
             database.dispose()
 
-    app = FastAPI(
+    app = FieldplanAPI(
         title="Fieldplan dispatch API",
         version="1.0",
         description="Field workforce scheduling: technicians, jobs, optimised routes. "
@@ -74,8 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "X-Total-Count", "Idempotent-Replay"],
         )
-    if database.is_postgres:  # outermost: the busiest write skips the whole stack
-        app.add_middleware(EventFastLane, state=app.state)
+    if database.is_postgres:  # the busiest write skips the whole stack
+        app.fast_lane = EventFastLane(partial(FastAPI.__call__, app), state=app.state)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

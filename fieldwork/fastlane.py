@@ -4,13 +4,15 @@
 middleware and dependency solving cost more CPU than the write itself. This ASGI
 middleware answers the common case (a valid token, a well-formed body, a fresh key, a
 valid move on the technician's own job) with ``service.record_event_fast`` and nothing
-else. Every other request, and every one that path declines (it then wrote nothing),
-goes on to the application with the body already read, so 4xx answers, replays and
+else; the application calls it before anything of FastAPI's (``dispatch_api.app``).
+Every other request, and every one that path declines (it then wrote nothing), goes on
+to the application with the body already read, so 4xx answers, replays and
 in-transaction handlers all come from the one route.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +27,8 @@ from fieldwork import service
 from fieldwork.schemas import EventCreate
 from workforce.deps import token_user_id
 
+log = logging.getLogger(__name__)
+
 PATH = re.compile(r"/api/v1/jobs/([1-9][0-9]{0,9})/events")
 MAX_ID = 2_147_483_647  # the route's own bound: a larger id is the route's 422
 MAX_BODY = 16_384  # an event is a few hundred bytes; anything larger is the route's to refuse
@@ -32,7 +36,10 @@ _KEY_HEADER = HEADER.lower().encode()
 
 
 class EventFastLane:
-    """ASGI middleware: the event write without routing, on a PostgreSQL database."""
+    """ASGI middleware: the event write without routing, on a PostgreSQL database.
+
+    It answers 201 itself and nothing else, so it needs none of what the framework adds
+    around a request (error pages, CORS, telemetry)."""
 
     def __init__(self, app: ASGIApp, *, state: Any) -> None:
         self.app = app
@@ -81,16 +88,20 @@ class EventFastLane:
             event = EventCreate.model_validate_json(body)
         except (ApiError, ValidationError, UnicodeDecodeError):
             return None
-        return await service.record_event_fast(
-            self.state.database,
-            self.state.events,
-            user_id=user_id,
-            job_id=job_id,
-            body=event,
-            payload=event.model_dump(mode="json"),
-            path=scope["path"],
-            key=key_text,
-        )
+        try:
+            return await service.record_event_fast(
+                self.state.database,
+                self.state.events,
+                user_id=user_id,
+                job_id=job_id,
+                body=event,
+                payload=event.model_dump(mode="json"),
+                path=scope["path"],
+                key=key_text,
+            )
+        except Exception:  # outside the framework's error handling: let the route answer
+            log.exception("the status-event lane failed; the route answers instead")
+            return None
 
 
 async def _read_body(receive: Receive, received: list[Message]) -> bytes | None:
