@@ -241,6 +241,9 @@ class RawHttp(asyncio.Protocol):
         self.waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         if self.waiter is None or self.waiter.done():
@@ -315,9 +318,6 @@ class RawHttp(asyncio.Protocol):
         self.transport.write(payload)
         return await self.waiter
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: bytes = b""
     ) -> tuple[int, bytes]:
@@ -374,7 +374,7 @@ async def technician(
             due += interval or 0.0
             try:
                 status = await post(f"/api/v1/jobs/{job_id}/events", headers, json.dumps(body))
-            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            except (httpx.HTTPError, OSError, ValueError) as exc:
                 stats.error(type(exc).__name__)
                 continue
             elapsed = (time.perf_counter() - t0) * 1000

@@ -36,8 +36,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "fws_events"
 _PENDING = "fws_pending_events"
-# The payloads as one JSON array of strings: cheaper to send than a text[] literal.
-_NOTIFY_MANY = "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p"
+_NOTIFY_MANY = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p"
 # PostgreSQL refuses notification payloads of 8,000 bytes or more; announced events go
 # out as JSON arrays up to this size, so a busy second costs a few notifications.
 MAX_PAYLOAD = 7_900
@@ -234,7 +233,7 @@ class EventBus:
             batch, self._announced = self._announced, []
             try:
                 async with self.database.async_connection() as conn:
-                    await conn.execute(_NOTIFY_MANY, CHANNEL, orjson.dumps(pack(batch)).decode())
+                    await conn.execute(_NOTIFY_MANY, CHANNEL, pack(batch))
             except Exception:  # the changes stand; only their live announcement is lost
                 log.warning("could not announce %d committed events", len(batch), exc_info=True)
 

@@ -37,7 +37,7 @@ class FieldplanAPI(FastAPI):
     fast_lane: EventFastLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast_lane is not None and scope["type"] == "http":
+        if self.fast_lane is not None:  # it passes on whatever is not its request
             await self.fast_lane(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)

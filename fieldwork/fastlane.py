@@ -24,13 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.errors import ApiError
 from core.idempotency import HEADER, check_key
 from fieldwork import service
+from fieldwork.routes import MAX_ID
 from fieldwork.schemas import EventCreate
 from workforce.deps import token_user_id
 
 log = logging.getLogger(__name__)
 
 PATH = re.compile(r"/api/v1/jobs/([1-9][0-9]{0,9})/events")
-MAX_ID = 2_147_483_647  # the route's own bound: a larger id is the route's 422
 MAX_BODY = 16_384  # an event is a few hundred bytes; anything larger is the route's to refuse
 _KEY_HEADER = HEADER.lower().encode()
 
@@ -47,6 +47,7 @@ class EventFastLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        # A larger id than the route's bound is the route's 422.
         if match is None or scope["method"] != "POST" or int(match[1]) > MAX_ID:
             await self.app(scope, receive, send)
             return

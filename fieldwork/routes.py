@@ -46,8 +46,9 @@ IdempotencyKey = Annotated[
 ]
 MAX_CAPTION = 2000
 # Database ids are 32-bit: a larger number names the parameter instead of reaching SQL.
-JobId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-PhotoId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+MAX_ID = 2_147_483_647
+JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PhotoId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _job_out(job: Job) -> JobRead:

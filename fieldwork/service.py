@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-import asyncpg
 import orjson
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, insert, select, update
@@ -403,13 +402,10 @@ _WRITE_EVENT_SQL = (
 )
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else value.astimezone(dt.UTC)
-
-
 def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
     """What ``job_to_dict`` and ``job_event_data`` read of a Job, from one row of
-    ``_READ_EVENT_SQL`` (they only read attributes, so the ORM object is not needed)."""
+    ``_READ_EVENT_SQL`` (they only read attributes, so the ORM object is not needed).
+    asyncpg gives every ``timestamptz`` in UTC already."""
     (
         job_id, reference, source, source_id, kind, title, description,
         customer_name, customer_phone, address, lat, lon, territory,
@@ -424,8 +420,8 @@ def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
         assignment = SimpleNamespace(
             technician_id=technician_id,
             technician=SimpleNamespace(name=technician_name),
-            planned_start=_utc(planned_start),
-            planned_end=_utc(planned_end),
+            planned_start=planned_start,
+            planned_end=planned_end,
             travel_min=travel_min,
             sequence=sequence,
             pinned=pinned,
@@ -448,10 +444,9 @@ def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
         duration_min=duration_min,
         skill_map=skills or {},
         time_windows=[
-            SimpleNamespace(start=_utc(s), end=_utc(e))
-            for s, e in zip(window_starts, window_ends, strict=True)
+            SimpleNamespace(start=s, end=e) for s, e in zip(window_starts, window_ends, strict=True)
         ],
-        sla_due=_utc(sla_due),
+        sla_due=sla_due,
         priority=priority,
         items=[SimpleNamespace(**item) for item in items or ()],
         predecessors=[SimpleNamespace(id=p) for p in predecessor_ids],
@@ -460,7 +455,7 @@ def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
         assignment=assignment,
         incomplete_reason=incomplete_reason,
         version=version,
-        created_at=_utc(created_at),
+        created_at=created_at,
         updated_at=None,
     )
 
@@ -484,6 +479,8 @@ async def record_event_fast(
     the start: it answers 401/404/409 exactly, replays a stored key, waits for a lock
     where this path lost a race, and runs in-transaction handlers.
     """
+    import asyncpg  # loaded by the pool already; only PostgreSQL deployments need it
+
     try:
         async with database.async_connection() as conn:
             row = await conn.fetchrow(_READ_EVENT_SQL, job_id, user_id)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from core.db import Database
+from core.events import EventBus
 from core.security import create_token
 from core.settings import Settings
 
@@ -150,6 +151,17 @@ def database(settings: Settings) -> Iterator[Database]:
     db = Database(settings.database_url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def bus(database: Database) -> Iterator[EventBus]:
+    """An event bus of its own on ``database`` (as another server process would have),
+    listening on PostgreSQL while the test runs."""
+    events = EventBus()
+    events.attach(database)
+    events.start()
+    yield events
+    events.stop()
 
 
 @pytest.fixture

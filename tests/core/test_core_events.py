@@ -15,11 +15,9 @@ from core.events import MAX_PAYLOAD, Event, EventBus, emit, pack
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_events_are_delivered_after_commit_and_dropped_on_rollback(database: Database) -> None:
-    bus = EventBus()
-    bus.attach(database)
-    bus.start()
-
+def test_events_are_delivered_after_commit_and_dropped_on_rollback(
+    database: Database, bus: EventBus
+) -> None:
     async def scenario() -> list[str]:
         sub = bus.subscribe()
         await asyncio.sleep(0.3)  # the PostgreSQL listener connects
@@ -38,20 +36,14 @@ def test_events_are_delivered_after_commit_and_dropped_on_rollback(database: Dat
         sub.close()
         return got
 
-    try:
-        assert asyncio.run(scenario()) == ["job.created:2"]
-        assert bus.subscriber_count == 0
-    finally:
-        bus.stop()
+    assert asyncio.run(scenario()) == ["job.created:2"]
+    assert bus.subscriber_count == 0
 
 
-def test_postgres_events_cross_processes(database: Database) -> None:
+def test_postgres_events_cross_processes(database: Database, bus: EventBus) -> None:
     """A worker process's committed event reaches this process's subscribers (NOTIFY)."""
     if not database.is_postgres:
         pytest.skip("SQLite delivers events within one process only")
-    bus = EventBus()
-    bus.attach(database)
-    bus.start()
     url = database.engine.url.render_as_string(hide_password=False)
     code = (
         "from core.db import Database; from core.events import emit\n"
@@ -77,13 +69,12 @@ def test_postgres_events_cross_processes(database: Database) -> None:
         assert ev is not None
         return ev.type, ev.data
 
-    try:
-        assert asyncio.run(scenario()) == ("run.finished", {"run_id": 42, "status": "succeeded"})
-    finally:
-        bus.stop()
+    assert asyncio.run(scenario()) == ("run.finished", {"run_id": 42, "status": "succeeded"})
 
 
-def test_a_burst_of_announced_events_arrives_whole_and_in_order(database: Database) -> None:
+def test_a_burst_of_announced_events_arrives_whole_and_in_order(
+    database: Database, bus: EventBus
+) -> None:
     """Announced events travel as JSON arrays under PostgreSQL's payload limit: a burst
     of 600 (a dozen notifications) reaches a listener complete and in order."""
     if not database.is_postgres:
@@ -92,10 +83,6 @@ def test_a_burst_of_announced_events_arrives_whole_and_in_order(database: Databa
     payloads = pack(events)
     assert 10 <= len(payloads) <= 15
     assert all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
-
-    bus = EventBus()
-    bus.attach(database)
-    bus.start()
 
     async def scenario() -> list[int]:
         sub = bus.subscribe()
@@ -110,7 +97,4 @@ def test_a_burst_of_announced_events_arrives_whole_and_in_order(database: Databa
         await database.dispose_async()
         return got
 
-    try:
-        assert asyncio.run(scenario()) == list(range(600))
-    finally:
-        bus.stop()
+    assert asyncio.run(scenario()) == list(range(600))

@@ -191,16 +191,9 @@ def test_connections_lost_under_the_pool_are_replaced(pg_only, field, db_url) ->
 
 
 @pytest.mark.postgres
-def test_a_status_event_reaches_live_listeners_in_other_processes(pg_only, field, db_url) -> None:
+def test_a_status_event_reaches_live_listeners_in_other_processes(pg_only, field, bus) -> None:
     """The event is announced after its commit; a board attached to another server process
     (here: a bus of its own, listening on PostgreSQL) sees the job's new status."""
-    from core.db import Database
-    from core.events import EventBus
-
-    database = Database(db_url)
-    bus = EventBus()
-    bus.attach(database)
-    bus.start()
 
     async def scenario() -> list[dict]:
         sub = bus.subscribe()
@@ -216,11 +209,7 @@ def test_a_status_event_reaches_live_listeners_in_other_processes(pg_only, field
         sub.close()
         return seen
 
-    try:
-        seen = asyncio.run(scenario())
-    finally:
-        bus.stop()
-        database.dispose()
+    seen = asyncio.run(scenario())
     assert [(d["status"], d["version"]) for d in seen] == [
         ("en_route", field.job.version + 1),
         ("on_site", field.job.version + 2),
