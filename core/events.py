@@ -153,6 +153,7 @@ class EventBus:
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
         self._wanted = threading.Event()  # a first subscriber arrived: start listening
+        self._listening = threading.Event()  # LISTEN is in effect on the connection
         self._announced: list[Event] = []
         self._announcer: asyncio.Task[None] | None = None
         self.database: Database | None = None
@@ -180,7 +181,15 @@ class EventBus:
         self._listener = threading.Thread(target=self._listen, name="fws-events", daemon=True)
         self._listener.start()
 
+    def wait_listening(self, timeout: float) -> bool:
+        """Block until this process receives other processes' events (at once on SQLite,
+        where there are none); a subscriber that must not miss the next one waits here."""
+        if self.database is None or not self.database.is_postgres:
+            return True
+        return self._listening.wait(timeout)
+
     def stop(self) -> None:
+        self._listening.clear()
         self._stop.set()
         self._wanted.set()
         if self._listener:
@@ -201,7 +210,9 @@ class EventBus:
                         if self._subs and not listening:
                             conn.execute(f"LISTEN {CHANNEL}")
                             listening = True
+                            self._listening.set()
                         elif not self._subs and listening:
+                            self._listening.clear()
                             conn.execute(f"UNLISTEN {CHANNEL}")
                             listening = False
                         if not listening:
@@ -211,6 +222,7 @@ class EventBus:
                         for note in conn.notifies(timeout=0.5):
                             self._deliver_raw(note.payload)
             except Exception:  # the database restarted or the network blinked: reconnect
+                self._listening.clear()
                 log.warning("event listener lost its connection; reconnecting", exc_info=True)
                 self._stop.wait(1.0)
 

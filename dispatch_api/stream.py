@@ -42,6 +42,9 @@ async def event_stream(
     bus: EventBus = request.app.state.events
     ping_s: float = request.app.state.settings.sse_ping_s
     sub = bus.subscribe()
+    # The response opens once this process hears every other process's events: from the
+    # moment the board shows itself live, it misses none.
+    await run_in_threadpool(bus.wait_listening, 5.0)
 
     async def body() -> AsyncIterator[str]:
         try:

@@ -20,7 +20,7 @@ def test_events_are_delivered_after_commit_and_dropped_on_rollback(
 ) -> None:
     async def scenario() -> list[str]:
         sub = bus.subscribe()
-        await asyncio.sleep(0.3)  # the PostgreSQL listener connects
+        assert await asyncio.to_thread(bus.wait_listening, 10)
         with database.session() as s:
             emit(s, "job.updated", {"job_id": 1})
             s.rollback()
@@ -55,7 +55,7 @@ def test_postgres_events_cross_processes(database: Database, bus: EventBus) -> N
 
     async def scenario() -> tuple[str, dict]:
         sub = bus.subscribe()
-        await asyncio.sleep(0.5)
+        assert await asyncio.to_thread(bus.wait_listening, 10)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -86,7 +86,7 @@ def test_a_burst_of_announced_events_arrives_whole_and_in_order(
 
     async def scenario() -> list[int]:
         sub = bus.subscribe()
-        await asyncio.sleep(0.5)  # the listener connects and LISTENs
+        assert await asyncio.to_thread(bus.wait_listening, 10)
         for ev in events:
             bus.announce(ev)
         await bus.flush()

@@ -65,7 +65,6 @@ def test_stream_delivers_committed_events_and_pings(
             if line.startswith(": ping"):
                 pings += 1
             if line.startswith(": connected") and not created:
-                time.sleep(0.6)  # let the PostgreSQL listener settle
                 body = {
                     "location": {"lat": 48.8, "lon": 2.3},
                     "duration_min": 30,

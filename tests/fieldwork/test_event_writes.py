@@ -126,12 +126,18 @@ def test_a_completed_job_resolves_its_ticket(field, assign_job) -> None:
 
 
 def test_expired_tokens_are_refused_even_after_a_first_use(field, settings) -> None:
+    # Whole seconds, as the claim is stored: the first use has at least 3 s to spare on a
+    # slow machine, and the second comes a full second after expiry.
+    expires = int(time.time()) + 4
     token = create_token(
-        subject=str(field.tech.user_id), secret=settings.secret_key, ttl_min=1.5 / 60
+        subject=str(field.tech.user_id),
+        secret=settings.secret_key,
+        ttl_min=1,
+        claims={"exp": expires},
     )
     headers = {"Authorization": f"Bearer {token}"}
     assert field.get("/me/jobs", headers=headers).status_code == 200  # verified, remembered
-    time.sleep(2)
+    time.sleep(max(0.0, expires + 1 - time.time()))
     body = {"type": "en_route", "at": DEVICE_TIME}
     r = field.post(f"/jobs/{field.job.id}/events", body, headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"
@@ -197,7 +203,7 @@ def test_a_status_event_reaches_live_listeners_in_other_processes(pg_only, field
 
     async def scenario() -> list[dict]:
         sub = bus.subscribe()
-        await asyncio.sleep(0.6)  # the listener connects and LISTENs
+        assert await asyncio.to_thread(bus.wait_listening, 10)
         loop = asyncio.get_running_loop()
         for step in ("en_route", "on_site"):
             r = await loop.run_in_executor(None, lambda s=step: field.event(field.job.id, s))
