@@ -3,8 +3,13 @@
 ``POST /api/v1/jobs/{id}/events`` is most of the API's traffic, and FastAPI's routing,
 middleware and dependency solving cost more CPU than the write itself. This ASGI
 middleware answers the common case (a valid token, a well-formed body, a fresh key, a
-valid move on the technician's own job) with ``service.record_event_fast`` and nothing
+valid move on the technician's own job) with ``service.record_events_fast`` and nothing
 else; the application calls it before anything of FastAPI's (``dispatch_api.app``).
+Events that arrive while a batch is in the database wait for it and then go together in
+the next (one batch at a time per process): under load, the database's cost per statement
+and per commit is paid once per batch instead of once per event, and an idle server still
+writes each event at once.
+
 Every other request, and every one that path declines (it then wrote nothing), goes on
 to the application with the body already read, so 4xx answers, replays and
 in-transaction handlers all come from the one route.
@@ -12,9 +17,12 @@ in-transaction handlers all come from the one route.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.security.utils import get_authorization_scheme_param
@@ -33,6 +41,7 @@ log = logging.getLogger(__name__)
 PATH = re.compile(r"/api/v1/jobs/([1-9][0-9]{0,9})/events")
 MAX_BODY = 16_384  # an event is a few hundred bytes; anything larger is the route's to refuse
 _KEY_HEADER = HEADER.lower().encode()
+MAX_BATCH = 64  # events per batch: bounds one statement's size and its slowest answer
 
 
 class EventFastLane:
@@ -44,6 +53,7 @@ class EventFastLane:
     def __init__(self, app: ASGIApp, *, state: Any) -> None:
         self.app = app
         self.state = state  # the application's state: settings, database, events
+        self._writers: dict[asyncio.AbstractEventLoop, _BatchWriter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
@@ -89,10 +99,12 @@ class EventFastLane:
             event = EventCreate.model_validate_json(body)
         except (ApiError, ValidationError, UnicodeDecodeError):
             return None
-        try:
-            return await service.record_event_fast(
-                self.state.database,
-                self.state.events,
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = self._writers[loop] = _BatchWriter(self.state.database, self.state.events)
+        return await writer.record(
+            service.FastEvent(
                 user_id=user_id,
                 job_id=job_id,
                 body=event,
@@ -100,9 +112,75 @@ class EventFastLane:
                 path=scope["path"],
                 key=key_text,
             )
-        except Exception:  # outside the framework's error handling: let the route answer
-            log.exception("the status-event lane failed; the route answers instead")
-            return None
+        )
+
+
+@dataclass(slots=True)
+class _Waiting:
+    event: service.FastEvent
+    answer: asyncio.Future[bytes | None]
+
+
+class _BatchWriter:
+    """The events of one event loop, written one batch at a time, each batch holding
+    whatever arrived while the last was in the database.
+
+    One batch at a time per process (two processes make two in the database) measured
+    both faster and cheaper than two at a time, which split the same events into
+    smaller batches.
+    A batch never holds two events of one job or one key; the second waits for the next
+    batch and is then read afresh, so it gets the answer it would have got alone."""
+
+    def __init__(self, database: Any, bus: Any) -> None:
+        self.database, self.bus = database, bus
+        self._waiting: collections.deque[_Waiting] = collections.deque()
+        self._writing: asyncio.Task[None] | None = None
+
+    async def record(self, event: service.FastEvent) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes | None] = loop.create_future()
+        self._waiting.append(_Waiting(event, answer))
+        if self._writing is None:
+            self._writing = loop.create_task(self._write())
+        return await answer
+
+    def _take(self) -> list[_Waiting]:
+        batch: list[_Waiting] = []
+        later: list[_Waiting] = []
+        taken: set[object] = set()
+        while self._waiting and len(batch) < MAX_BATCH:
+            waiting = self._waiting.popleft()
+            marks = _marks(waiting.event)
+            if taken.isdisjoint(marks):
+                taken.update(marks)
+                batch.append(waiting)
+            else:
+                later.append(waiting)
+        self._waiting.extendleft(reversed(later))
+        return batch
+
+    async def _write(self) -> None:
+        try:
+            while batch := self._take():
+                try:
+                    answers = await service.record_events_fast(
+                        self.database, self.bus, [w.event for w in batch]
+                    )
+                except Exception:  # outside the framework's error handling: the route answers
+                    log.exception("the status-event lane failed; the route answers instead")
+                    answers = [None] * len(batch)
+                for waiting, answer in zip(batch, answers, strict=True):
+                    if not waiting.answer.done():  # its request may have been cancelled
+                        waiting.answer.set_result(answer)
+        finally:
+            self._writing = None
+
+
+def _marks(event: service.FastEvent) -> tuple[object, ...]:
+    """What two events written together must not share: the job, and the key."""
+    if event.key is None:
+        return (event.job_id,)
+    return (event.job_id, (event.user_id, event.key))
 
 
 async def _read_body(receive: Receive, received: list[Message]) -> bytes | None:

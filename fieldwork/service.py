@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -338,15 +339,17 @@ def last_position(db: Session, *, technician_id: int) -> TechnicianPosition | No
 
 
 # -- status events on PostgreSQL, on the event loop ---------------------------------------
-# The busiest write of the API, as two autocommit statements on an asyncio connection: no
-# worker thread, no transaction held across round trips, no ORM unit of work. The read
-# brings everything the response needs (job, assignment, collections, the proof that the
-# caller may act, the event's id); the write applies the change only if the job is still
-# at the version read and still theirs, and stores the event and the idempotency record
-# in the same statement, so all of it commits or none (live listeners hear of it after
-# the commit: ``EventBus.announce``). Whatever is not that common case (someone else's
-# job, a refused move, a replayed key, a lost race, a handler that wants the event) goes
-# to ``record_event`` above, which locks and knows every answer.
+# The busiest write of the API, for a batch of events at once, as two autocommit
+# statements on an asyncio connection: no worker thread, no transaction held across round
+# trips, no ORM unit of work, and the database's cost per statement and per commit paid
+# once per batch. The read brings everything each response needs (job, assignment,
+# collections, the proof that the caller may act, the event's id); the write applies each
+# change only if its job is still at the version read and still the caller's, and stores
+# the events and the idempotency records in the same statement, so all of it commits or
+# none (live listeners hear of it after the commit: ``EventBus.announce``). Whatever is not
+# that common case (someone else's job, a refused move, a replayed key, a lost race, a
+# handler that wants the event) goes to ``record_event`` above, which locks and knows
+# every answer.
 _JOB_COLUMNS = (
     "j.id, j.reference, j.source, j.source_id, j.kind, j.title, j.description,"
     " j.customer_name, j.customer_phone, j.address, j.lat, j.lon, j.territory,"
@@ -365,46 +368,51 @@ _JOB_COLUMNS = (
     " ARRAY(SELECT p.predecessor_id FROM job_predecessors p WHERE p.job_id = j.id"
     "  ORDER BY p.predecessor_id)"
 )
-# A technician's own job, found only while their login is active: one row proves both.
-_OWN = (
-    " FROM jobs j JOIN assignments a ON a.job_id = j.id"
-    " JOIN technicians t ON t.id = a.technician_id"
-    " JOIN users u ON u.id = t.user_id"
-    " WHERE j.id = $1 AND u.id = $2 AND u.active"
+# $1 jobs, $2 users: a row (numbered as asked) for each technician's own job, found only
+# while their login is active, so one row proves both.
+_READ_EVENTS_SQL = (
+    f"SELECT r.n, {_JOB_COLUMNS}, nextval(pg_get_serial_sequence('job_events', 'id'))"
+    " FROM unnest($1::int[], $2::int[]) WITH ORDINALITY AS r(job_id, user_id, n)"
+    " JOIN jobs j ON j.id = r.job_id JOIN assignments a ON a.job_id = j.id"
+    " JOIN technicians t ON t.id = a.technician_id JOIN users u ON u.id = t.user_id"
+    " WHERE u.id = r.user_id AND u.active"
 )
-_READ_EVENT_SQL = (
-    f"SELECT {_JOB_COLUMNS}, nextval(pg_get_serial_sequence('job_events', 'id')){_OWN}"
-)
-# $1 job, $2 type, $3 new version, $4 now, $5 set the reason?, $6 reason, $7 version read,
-# $8 user, $9 event id, $10 from status, $11 device time, $12-$14 position, $15 key,
-# $16 request hash, $17 path, $18 response body.
-_WRITE_EVENT_SQL = (
-    "WITH upd AS ("
-    " UPDATE jobs j SET status = $2, version = $3, updated_at = $4,"
-    " incomplete_reason = CASE WHEN $5 THEN $6::text ELSE j.incomplete_reason END"
-    " WHERE j.id = $1 AND j.version = $7 AND EXISTS ("
+# One array per column, one element per event (a batch never holds a job or a key twice),
+# and $18 the time received. Returns the jobs changed.
+_WRITE_EVENTS_SQL = (
+    "WITH v AS ("
+    " SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::bool[], $5::text[],"
+    " $6::int[], $7::int[], $8::int[], $9::text[], $10::timestamptz[], $11::float8[],"
+    " $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[])"
+    " AS v(job_id, type, new_version, set_reason, reason, old_version, user_id, event_id,"
+    " from_status, at, lat, lon, accuracy_m, key, request_hash, path, response)"
+    "), upd AS ("
+    " UPDATE jobs j SET status = v.type, version = v.new_version, updated_at = $18,"
+    " incomplete_reason = CASE WHEN v.set_reason THEN v.reason ELSE j.incomplete_reason END"
+    " FROM v WHERE j.id = v.job_id AND j.version = v.old_version AND EXISTS ("
     "  SELECT 1 FROM assignments a JOIN technicians t ON t.id = a.technician_id"
     "  JOIN users u ON u.id = t.user_id"
-    "  WHERE a.job_id = j.id AND u.id = $8 AND u.active)"
+    "  WHERE a.job_id = j.id AND u.id = v.user_id AND u.active)"
     " RETURNING j.id"
     "), ev AS ("
     " INSERT INTO job_events"
     " (id, job_id, type, from_status, at, received_at, lat, lon, accuracy_m, reason, user_id)"
-    " SELECT $9, upd.id, $2, $10, $11::timestamptz, $4::timestamptz, $12::float8,"
-    " $13::float8, $14::float8, $6::text, $8::int FROM upd RETURNING id"
+    " SELECT v.event_id, v.job_id, v.type, v.from_status, v.at, $18, v.lat, v.lon,"
+    " v.accuracy_m, v.reason, v.user_id FROM v JOIN upd ON upd.id = v.job_id"
+    " RETURNING job_id"
     "), idem AS ("
     " INSERT INTO idempotency_records"
     " (user_id, key, request_hash, method, path, status_code, response_body, created_at)"
-    " SELECT $8::int, $15::text, $16::text, 'POST', $17::text, 201, $18::json,"
-    " $4::timestamptz FROM ev WHERE $15::text IS NOT NULL"
+    " SELECT v.user_id, v.key, v.request_hash, 'POST', v.path, 201, v.response::json, $18"
+    " FROM v JOIN ev ON ev.job_id = v.job_id WHERE v.key IS NOT NULL"
     ")"
-    " SELECT ev.id FROM ev"
+    " SELECT job_id FROM ev"
 )
 
 
 def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
     """What ``job_to_dict`` and ``job_event_data`` read of a Job, from one row of
-    ``_READ_EVENT_SQL`` (they only read attributes, so the ORM object is not needed).
+    ``_READ_EVENTS_SQL`` (they only read attributes, so the ORM object is not needed).
     asyncpg gives every ``timestamptz`` in UTC already."""
     (
         job_id, reference, source, source_id, kind, title, description,
@@ -460,81 +468,99 @@ def _job_from_row(row: Sequence[Any]) -> SimpleNamespace:
     )
 
 
-async def record_event_fast(
-    database: Database,
-    bus: events.EventBus,
-    *,
-    user_id: int,
-    job_id: int,
-    body: EventCreate,
-    payload: dict[str, Any],
-    path: str,
-    key: str | None,
-) -> bytes | None:
-    """The 201 body (JSON) of a technician's own, valid status event, recorded on
-    PostgreSQL in two autocommit statements and then announced to live listeners;
-    ``None`` when the request needs ``record_event`` instead.
+@dataclass(slots=True)
+class FastEvent:
+    """A technician's status event, validated, for :func:`record_events_fast`."""
 
-    ``None`` means nothing was written, so the general path may run the request from
-    the start: it answers 401/404/409 exactly, replays a stored key, waits for a lock
-    where this path lost a race, and runs in-transaction handlers.
+    user_id: int
+    job_id: int
+    body: EventCreate
+    payload: dict[str, Any]  # ``body`` as JSON: the stored request and its hash
+    path: str
+    key: str | None
+
+
+async def record_events_fast(
+    database: Database, bus: events.EventBus, batch: Sequence[FastEvent]
+) -> list[bytes | None]:
+    """For each event of ``batch`` (no job and no key twice), the 201 body (JSON) of a
+    technician's own, valid status event, recorded on PostgreSQL with the rest of the
+    batch in two autocommit statements and then announced to live listeners; ``None``
+    where the request needs ``record_event`` instead.
+
+    ``None`` means nothing was written for that event, so the general path may run the
+    request from the start: it answers 401/404/409 exactly, replays a stored key, waits
+    for a lock where this path lost a race, and runs in-transaction handlers. A batch
+    that fails as a whole (a key stored meanwhile, a lost connection) is all ``None``.
     """
     import asyncpg  # loaded by the pool already; only PostgreSQL deployments need it
 
+    answers: list[bytes | None] = [None] * len(batch)
+    announced: list[tuple[int, dict[str, Any]]] = []
+    columns: list[list[Any]] = [[] for _ in range(17)]
     try:
         async with database.async_connection() as conn:
-            row = await conn.fetchrow(_READ_EVENT_SQL, job_id, user_id)
-            if row is None:
-                return None
-            job, event_id = _job_from_row(row[:-1]), row[-1]
-            current = job.status
-            try:
-                lifecycle.check_field_event(current, body.type, body.reason)
-            except (lifecycle.InvalidTransition, lifecycle.ReasonRequired):
-                return None
+            rows = await conn.fetch(
+                _READ_EVENTS_SQL, [e.job_id for e in batch], [e.user_id for e in batch]
+            )
             now = utcnow()
-            old_version = job.version
-            job.status, job.version, job.updated_at = body.type, old_version + 1, now
-            if body.type == lifecycle.INCOMPLETE:
-                job.incomplete_reason = body.reason
-            data = job_event_data(job)
-            if events.handlers_for("job.updated", data):
-                return None
-            response = event_body(
-                event_id=event_id,
-                job_id=job.id,
-                payload=payload,
-                from_status=current,
-                received_at=now,
-                job=job_to_dict(job),  # type: ignore[arg-type]
-            )
-            # One serialisation for both the stored copy and the answer; orjson writes
-            # datetimes as ``jsonable`` does (ISO 8601, naive ones as UTC).
-            answer = orjson.dumps(response, option=orjson.OPT_NAIVE_UTC)
-            pos = body.position
-            written = await conn.fetchval(
-                _WRITE_EVENT_SQL,
-                job.id,
-                body.type,
-                job.version,
-                now,
-                body.type == lifecycle.INCOMPLETE,
-                body.reason,
-                old_version,
-                user_id,
-                event_id,
-                current,
-                body.at,
-                pos.lat if pos else None,
-                pos.lon if pos else None,
-                pos.accuracy_m if pos else None,
-                key,
-                fingerprint("POST", path, payload) if key else None,
-                path,
-                answer.decode(),
-            )
-            if written is None:  # changed, reassigned or disabled meanwhile
-                return None
+            for row in rows:
+                n, wanted = row[0] - 1, batch[row[0] - 1]
+                job, event_id = _job_from_row(row[1:-1]), row[-1]
+                current = job.status
+                body = wanted.body
+                try:
+                    lifecycle.check_field_event(current, body.type, body.reason)
+                except (lifecycle.InvalidTransition, lifecycle.ReasonRequired):
+                    continue
+                old_version = job.version
+                job.status, job.version, job.updated_at = body.type, old_version + 1, now
+                if body.type == lifecycle.INCOMPLETE:
+                    job.incomplete_reason = body.reason
+                data = job_event_data(job)
+                if events.handlers_for("job.updated", data):
+                    continue
+                response = event_body(
+                    event_id=event_id,
+                    job_id=job.id,
+                    payload=wanted.payload,
+                    from_status=current,
+                    received_at=now,
+                    job=job_to_dict(job),  # type: ignore[arg-type]
+                )
+                # One serialisation for both the stored copy and the answer; orjson writes
+                # datetimes as ``jsonable`` does (ISO 8601, naive ones as UTC).
+                answers[n] = orjson.dumps(response, option=orjson.OPT_NAIVE_UTC)
+                announced.append((n, data))
+                pos = body.position
+                key = wanted.key
+                for column, value in zip(
+                    columns,
+                    (
+                        job.id,
+                        body.type,
+                        job.version,
+                        body.type == lifecycle.INCOMPLETE,
+                        body.reason,
+                        old_version,
+                        wanted.user_id,
+                        event_id,
+                        current,
+                        body.at,
+                        pos.lat if pos else None,
+                        pos.lon if pos else None,
+                        pos.accuracy_m if pos else None,
+                        key,
+                        fingerprint("POST", wanted.path, wanted.payload) if key else None,
+                        wanted.path,
+                        answers[n].decode() if key else None,  # type: ignore[union-attr]
+                    ),
+                    strict=True,
+                ):
+                    column.append(value)
+            if not announced:
+                return answers
+            written = {r[0] for r in await conn.fetch(_WRITE_EVENTS_SQL, *columns, now)}
     except (
         asyncpg.UniqueViolationError,  # a key seen before: replayed there
         asyncpg.PostgresConnectionError,  # a connection that died (or the server restarted)
@@ -542,6 +568,10 @@ async def record_event_fast(
         asyncpg.InterfaceError,
         OSError,
     ):
-        return None
-    bus.announce(events.Event("job.updated", data))
-    return answer
+        return [None] * len(batch)
+    for n, data in announced:
+        if data["job_id"] in written:
+            bus.announce(events.Event("job.updated", data))
+        else:  # changed, reassigned or disabled meanwhile
+            answers[n] = None
+    return answers

@@ -8,6 +8,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import orjson
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
@@ -229,15 +230,15 @@ def test_the_fast_lane_answers_like_the_route(pg_only, field, monkeypatch) -> No
     a body the lane cannot take still reaches the route whole, for its 422."""
     from fieldwork import service
 
-    taken: list[str | None] = []
-    fast = service.record_event_fast
+    taken: list[bytes | None] = []
+    fast = service.record_events_fast
 
     async def spy(*args, **kwargs):
-        answer = await fast(*args, **kwargs)
-        taken.append(answer)
-        return answer
+        answers = await fast(*args, **kwargs)
+        taken.extend(answers)
+        return answers
 
-    monkeypatch.setattr(service, "record_event_fast", spy)
+    monkeypatch.setattr(service, "record_events_fast", spy)
     lane = field.event(field.job.id, "en_route", key=str(uuid.uuid4()))
     assert lane.status_code == 201, lane.text
     assert len(taken) == 1 and taken[0] is not None
@@ -257,3 +258,62 @@ def test_the_fast_lane_answers_like_the_route(pg_only, field, monkeypatch) -> No
     assert r.status_code == 422
     assert "position.lat" in r.text
     assert _column(field, Job.status) == "en_route"
+
+
+@pytest.mark.postgres
+def test_one_batch_answers_each_event_as_if_alone(pg_only, field, database, bus) -> None:
+    """Events written together each get their own answer: a valid move is stored (with its
+    key), while a refused move and someone else's job are left to the route, unwritten."""
+    from core.idempotency import IdempotencyRecord
+    from fieldwork import service
+    from fieldwork.schemas import EventCreate
+
+    def fast(user_id: int, job_id: int, type_: str, key: str | None = None):
+        body = EventCreate.model_validate({"type": type_, "at": DEVICE_TIME})
+        path = f"/api/v1/jobs/{job_id}/events"
+        payload = body.model_dump(mode="json")
+        return service.FastEvent(user_id, job_id, body, payload, path, key)
+
+    mine, theirs = field.tech.user_id, field.other.user_id
+    batch = [
+        fast(mine, field.job.id, "en_route", key="k-1"),
+        fast(mine, field.job2.id, "completed"),  # not yet on site: the route's 409
+        fast(mine, field.other_job.id, "en_route"),  # not theirs: the route's 404
+        fast(theirs, field.other_job.id, "en_route"),
+    ]
+
+    async def write() -> list[bytes | None]:
+        try:
+            return await service.record_events_fast(database, bus, batch)
+        finally:
+            await bus.flush()
+            await database.dispose_async()
+
+    answers = asyncio.run(write())
+    assert [a is not None for a in answers] == [True, False, False, True]
+    first = orjson.loads(answers[0])
+    assert (first["type"], first["job"]["status"]) == ("en_route", "en_route")
+    assert orjson.loads(answers[3])["job"]["id"] == field.other_job.id
+    stored = field.read(
+        lambda s: s.execute(select(JobEvent.job_id, JobEvent.user_id).order_by(JobEvent.id)).all()
+    )
+    assert [tuple(r) for r in stored] == [(field.job.id, mine), (field.other_job.id, theirs)]
+    statuses = field.read(
+        lambda s: dict(
+            s.execute(
+                select(Job.id, Job.status).where(
+                    Job.id.in_([field.job.id, field.job2.id, field.other_job.id])
+                )
+            ).all()
+        )
+    )
+    assert statuses == {
+        field.job.id: "en_route",
+        field.job2.id: field.job2.status,
+        field.other_job.id: "en_route",
+    }
+    record = field.read(lambda s: s.scalars(select(IdempotencyRecord)).one())
+    assert (record.user_id, record.key, record.response_body) == (mine, "k-1", first)
+    replay = field.event(field.job.id, "en_route", key="k-1")
+    assert replay.status_code == 201 and replay.headers.get("Idempotent-Replay") == "true"
+    assert replay.json() == first
