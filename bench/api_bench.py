@@ -20,7 +20,7 @@ What it does, end to end:
    the server and drops the database.
 
 Run:  .venv/bin/python bench/api_bench.py [--technicians 200] [--jobs 5] [--workers 2]
-      .venv/bin/python bench/api_bench.py --technicians 200 --jobs 10 --rate 300
+      .venv/bin/python bench/api_bench.py --technicians 200 --jobs 30 --rate 1100
 Server URL: ``--pg-url`` or ``FWS_BENCH_PG_URL`` (default postgres@127.0.0.1:5432).
 """
 
@@ -56,6 +56,9 @@ from core.db import Database  # noqa: E402
 from core.security import create_token, hash_password  # noqa: E402
 from workforce.models import Assignment, Job, Technician, User  # noqa: E402
 
+# The issue's target on a 2-core machine (``make bench-api`` offers a little more).
+TARGET_RATE = 1_000
+TARGET_P99_MS = 100
 DEFAULT_PG = os.environ.get(
     "FWS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -656,6 +659,12 @@ def main() -> int:
                 + "  ".join(f"{part} {ms:.2f}" for part, ms in per.items())
                 + f"  total {total:.2f} -> at most {os.cpu_count() * 1000 / total:,.0f} "
                 f"events/s on {os.cpu_count()} idle cores"
+            )
+        if lat:
+            met = ok / wall >= TARGET_RATE and percentile(lat, 99) <= TARGET_P99_MS
+            print(
+                f"target (>= {TARGET_RATE:,} events/s with p99 <= {TARGET_P99_MS} ms): "
+                + ("met" if met else "not met")
             )
         stored = verify(url, ok)
         complete = seen == ok * args.watchers

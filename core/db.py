@@ -130,6 +130,9 @@ def _sqlite_deferred(conn: Any) -> None:
 # Connections of the asyncio pool per process and event loop. Requests wait for one in
 # the loop (no thread is held meanwhile), so a few are enough to keep two cores busy.
 ASYNC_POOL_SIZE = 4
+# A hot statement never waits longer than this (a hung network, a lock): its callers then
+# fall back to their general path instead of queueing behind it.
+ASYNC_STATEMENT_TIMEOUT_S = 5.0
 
 
 async def _decode_json(conn: asyncpg.Connection) -> None:
@@ -199,6 +202,7 @@ class Database:
             max_size=ASYNC_POOL_SIZE,
             init=_decode_json,
             reset=_keep,
+            command_timeout=ASYNC_STATEMENT_TIMEOUT_S,
         )
         return pool, asyncio.Semaphore(ASYNC_POOL_SIZE)  # a fair queue (no barging)
 

@@ -378,7 +378,9 @@ _READ_EVENTS_SQL = (
     " WHERE u.id = r.user_id AND u.active"
 )
 # One array per column, one element per event (a batch never holds a job or a key twice),
-# and $18 the time received. Returns the jobs changed.
+# and $18 the time received. Returns the jobs changed. A job another transaction has
+# locked (a plan being published, the route's write) is skipped, not waited for: that
+# event goes to the route, which waits, while the rest of the batch is written at once.
 _WRITE_EVENTS_SQL = (
     "WITH v AS ("
     " SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::bool[], $5::text[],"
@@ -386,10 +388,13 @@ _WRITE_EVENTS_SQL = (
     " $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[])"
     " AS v(job_id, type, new_version, set_reason, reason, old_version, user_id, event_id,"
     " from_status, at, lat, lon, accuracy_m, key, request_hash, path, response)"
+    "), free AS MATERIALIZED ("
+    " SELECT l.id FROM jobs l WHERE l.id = ANY($1) FOR UPDATE SKIP LOCKED"
     "), upd AS ("
     " UPDATE jobs j SET status = v.type, version = v.new_version, updated_at = $18,"
     " incomplete_reason = CASE WHEN v.set_reason THEN v.reason ELSE j.incomplete_reason END"
-    " FROM v WHERE j.id = v.job_id AND j.version = v.old_version AND EXISTS ("
+    " FROM v JOIN free ON free.id = v.job_id"
+    " WHERE j.id = v.job_id AND j.version = v.old_version AND EXISTS ("
     "  SELECT 1 FROM assignments a JOIN technicians t ON t.id = a.technician_id"
     "  JOIN users u ON u.id = t.user_id"
     "  WHERE a.job_id = j.id AND u.id = v.user_id AND u.active)"

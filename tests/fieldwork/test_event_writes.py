@@ -317,3 +317,40 @@ def test_one_batch_answers_each_event_as_if_alone(pg_only, field, database, bus)
     replay = field.event(field.job.id, "en_route", key="k-1")
     assert replay.status_code == 201 and replay.headers.get("Idempotent-Replay") == "true"
     assert replay.json() == first
+
+
+@pytest.mark.postgres
+def test_a_locked_job_is_left_to_the_route_and_does_not_hold_up_its_batch(
+    pg_only, field, database, bus, db_url
+) -> None:
+    """While a plan is being published (the job's row locked), that job's event goes to the
+    route, which waits for the lock; the others in its batch are written at once."""
+    from fieldwork import service
+    from fieldwork.schemas import EventCreate
+
+    body = EventCreate.model_validate({"type": "en_route", "at": DEVICE_TIME})
+    batch = [
+        service.FastEvent(
+            field.tech.user_id, job.id, body, body.model_dump(mode="json"), "/x", None
+        )
+        for job in (field.job, field.job2)
+    ]
+    locker = create_engine(db_url)
+    with locker.connect() as conn:
+        conn.execute(text("SELECT id FROM jobs WHERE id = :id FOR UPDATE"), {"id": field.job.id})
+
+        async def write() -> list[bytes | None]:
+            try:
+                return await asyncio.wait_for(
+                    service.record_events_fast(database, bus, batch), timeout=10
+                )
+            finally:
+                await bus.flush()
+                await database.dispose_async()
+
+        answers = asyncio.run(write())
+        conn.rollback()
+    locker.dispose()
+    assert [a is not None for a in answers] == [False, True]
+    assert field.event(field.job.id, "en_route").status_code == 201  # the route, once free
+    assert _count_events(field) == 2
