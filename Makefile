@@ -34,7 +34,7 @@ bench-scheduler: install
 	$(PY) bench/scheduler_bench.py
 
 bench-api: install
-	$(PY) bench/api_bench.py --technicians 200 --jobs 30 --rate 1100
+	$(PY) bench/api_bench.py --technicians 200 --jobs 30 --rate 1000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
