@@ -21,6 +21,7 @@ import asyncio
 import collections
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,10 @@ class EventFastLane:
     def __init__(self, app: ASGIApp, *, state: Any) -> None:
         self.app = app
         self.state = state  # the application's state: settings, database, events
-        self._writers: dict[asyncio.AbstractEventLoop, _BatchWriter] = {}
+        # One writer per event loop (one per process; tests run several loops in turn).
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchWriter] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
@@ -128,6 +132,7 @@ class _BatchWriter:
     One batch at a time per process (two processes make two in the database) measured
     both faster and cheaper than two at a time, which split the same events into
     smaller batches.
+
     A batch never holds two events of one job or one key; the second waits for the next
     batch and is then read afresh, so it gets the answer it would have got alone."""
 
