@@ -50,6 +50,21 @@ class Slot:
     shift_index: int
 
 
+@dataclass(frozen=True)
+class Instance:
+    """What one search works on: the problem and its parameters, the solver's vehicles,
+    the jobs handed to it, the vehicles each job may use (pre-checked: skills, stock,
+    territory, windows, reachability, pin) and the precedence pairs (a, b) of job
+    positions: b only if a is served, and a ends before b starts."""
+
+    problem: Problem
+    params: SolveParams
+    slots: Sequence[Slot]
+    jobs: Sequence[Job]
+    allowed: Sequence[Sequence[int]]
+    preds: Sequence[tuple[int, int]] = ()
+
+
 @dataclass
 class RawRoute:
     """A route as the adapter reads it from an assignment (times are solver cumuls)."""
@@ -72,29 +87,16 @@ def make_slots(problem: Problem) -> list[Slot]:
 
 
 class Adapter:
-    """RoutingModel for ``jobs`` (a subset of the problem's) on ``slots``.
+    """RoutingModel for an instance's jobs (a subset of the problem's) on its slots."""
 
-    ``allowed[k]`` lists the vehicles job ``k`` may use (pre-checked: skills, stock,
-    territory, windows, reachability, pin). ``predecessors`` holds pairs (a, b) of
-    job positions: b only if a is served, and a ends before b starts.
-    """
-
-    def __init__(
-        self,
-        problem: Problem,
-        params: SolveParams,
-        slots: Sequence[Slot],
-        jobs: Sequence[Job],
-        allowed: Sequence[Sequence[int]],
-        predecessors: Sequence[tuple[int, int]] = (),
-    ) -> None:
-        self.problem = problem
-        self.params = params
-        self.slots = list(slots)
-        self.jobs = list(jobs)
-        self.allowed = [list(a) for a in allowed]
-        self.predecessors = list(predecessors)
-        self.objective = params.objective
+    def __init__(self, inst: Instance) -> None:
+        self.problem = inst.problem
+        self.params = inst.params
+        self.slots = list(inst.slots)
+        self.jobs = list(inst.jobs)
+        self.allowed = [list(a) for a in inst.allowed]
+        self.predecessors = list(inst.preds)
+        self.objective = inst.params.objective
         self.n_jobs = len(self.jobs)
         self.n_vehicles = len(self.slots)
         self.solutions = 0

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .adapter import Slot
-from .model import Break, Job, Objective, Problem, Shift, SolveParams
+from .adapter import Instance, Slot
+from .model import Break, Job, Objective, Shift
 from .timing import Timed, _simulate, schedule, window_start
 
 MAX_CHECKS = 25  # feasibility checks per job, cheapest positions first
@@ -129,20 +129,12 @@ def _natural_gap(seq: Sequence[Job], sh: Shift, legs: Sequence[int], br: Break) 
     return natural
 
 
-def construct(
-    problem: Problem,
-    params: SolveParams,
-    slots: Sequence[Slot],
-    jobs: Sequence[Job],
-    allowed: Sequence[Sequence[int]],
-    preds: Sequence[tuple[int, int]],
-    seconds: float,
-) -> list[list[int]]:
+def construct(inst: Instance, seconds: float) -> list[list[int]]:
     """Routes (per vehicle, job positions in order): every job offered once, in order."""
     from .lns import Lns  # the insertion move lives with the ruin-and-recreate search
 
-    objective = params.objective
-    lns = Lns(problem, params, slots, jobs, allowed, preds)
+    objective, jobs, slots = inst.params.objective, inst.jobs, inst.slots
+    lns = Lns(inst)
 
     def width(j: Job) -> int:
         if j.pinned_start is not None:

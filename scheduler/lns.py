@@ -19,9 +19,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from .adapter import RawRoute, Slot
+from .adapter import Instance, RawRoute
 from .construct import MAX_CHECKS, _fast_schedule, fast_feasible
-from .model import Job, Objective, Problem, SolveParams
+from .model import Objective
 
 # Acceptance scalar in VROOM mode: one priority point is worth this many cost units
 # and one job (any priority) this many more; close to lexicographic, but smooth
@@ -58,24 +58,16 @@ def _memo(cache: dict[tuple[int, ...], T], key: tuple[int, ...], compute: Callab
 class Lns:
     """State and moves of the ruin-and-recreate search (see the module docstring)."""
 
-    def __init__(
-        self,
-        problem: Problem,
-        params: SolveParams,
-        slots: Sequence[Slot],
-        jobs: Sequence[Job],
-        allowed: Sequence[Sequence[int]],
-        preds: Sequence[tuple[int, int]],
-        fleet: bool = False,
-    ) -> None:
+    def __init__(self, inst: Instance, fleet: bool = False) -> None:
+        problem, params = inst.problem, inst.params
         self.problem = problem
         self.objective = params.objective
         self.fleet = fleet and params.objective is Objective.DISTANCE
         self.weights = params.weights
-        self.slots = list(slots)
-        self.jobs = list(jobs)
-        self.allowed = [list(a) for a in allowed]
-        self.preds = list(preds)
+        self.slots = list(inst.slots)
+        self.jobs = list(inst.jobs)
+        self.allowed = [list(a) for a in inst.allowed]
+        self.preds = list(inst.preds)
         self.rng = random.Random(params.seed)
         self.dur = np.asarray(problem.durations)
         self.costs = np.asarray(
@@ -93,7 +85,10 @@ class Lns:
             self.locked |= {a, b}
             self.pred_of.setdefault(b, []).append(a)
         self.shift_len = np.array(
-            [s.shift.end - s.shift.start - sum(b.duration for b in s.shift.breaks) for s in slots]
+            [
+                s.shift.end - s.shift.start - sum(b.duration for b in s.shift.breaks)
+                for s in self.slots
+            ]
         )
         # Loosest window bounds of each job (first opening, last closing).
         far = 10 * 86_400 * 365

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .adapter import Adapter, RawRoute, Slot
+from .adapter import Adapter, Instance, RawRoute
 from .construct import construct
 from .lns import Lns
-from .model import Job, Objective, Problem, SolveParams
+from .model import Objective
 
 Progress = Callable[[float, float | None], None]
 
@@ -45,18 +45,14 @@ class SearchResult:
 
 
 def _one_search(
-    problem: Problem,
-    params: SolveParams,
-    slots: Sequence[Slot],
-    jobs: Sequence[Job],
-    allowed: Sequence[Sequence[int]],
-    preds: Sequence[tuple[int, int]],
+    inst: Instance,
     seconds: float,
     progress: Progress | None,
     metaheuristic: str = "GLS",
     fleet: bool = False,
 ) -> SearchResult:
     t0 = time.monotonic()
+    params, slots, jobs = inst.params, inst.slots, inst.jobs
     first: list[float] = []
 
     def seen(obj: float) -> None:
@@ -69,10 +65,8 @@ def _one_search(
     stats: dict[str, Any] = {"metaheuristic": metaheuristic, "fleet": fleet}
     use_lns = params.lns and len(jobs) >= LNS_MIN_JOBS
     if use_lns and len(jobs) * len(slots) > PYTHON_ONLY_SIZE:
-        return _python_search(
-            problem, params, slots, jobs, allowed, preds, seconds, seen, stats, fleet
-        )
-    adapter = Adapter(problem, params, slots, jobs, allowed, preds)
+        return _python_search(inst, seconds, seen, stats, fleet)
+    adapter = Adapter(inst)
     stats["build_time"] = round(time.monotonic() - t0, 3)
     adapter.on_solution(lambda obj: seen(float(obj)))
     first_kind = params.first_solution
@@ -83,11 +77,11 @@ def _one_search(
     routes: list[list[int]] | None = None
     if first_kind == "construct":
         t1 = time.monotonic()
-        routes = construct(problem, params, slots, jobs, allowed, preds, seconds / 3)
+        routes = construct(inst, seconds / 3)
         stats["construct_time"] = round(time.monotonic() - t1, 3)
         stats["construct_jobs"] = sum(len(r) for r in routes)
     if use_lns and routes is not None:
-        lns = Lns(problem, params, slots, jobs, allowed, preds, fleet)
+        lns = Lns(inst, fleet)
         # Progress in the model's units, so the numbers continue into the GLS phase.
         seen(float(adapter.objective_of(routes)))
         left = max(0.1, seconds - (time.monotonic() - t0))
@@ -119,12 +113,7 @@ def _one_search(
 
 
 def _python_search(
-    problem: Problem,
-    params: SolveParams,
-    slots: Sequence[Slot],
-    jobs: Sequence[Job],
-    allowed: Sequence[Sequence[int]],
-    preds: Sequence[tuple[int, int]],
+    inst: Instance,
     seconds: float,
     seen: Callable[[float], None],
     stats: dict[str, Any],
@@ -136,11 +125,11 @@ def _python_search(
     longer than the search it would enable, so the model is not built at all.
     """
     t0 = time.monotonic()
-    routes = construct(problem, params, slots, jobs, allowed, preds, seconds / 3)
+    routes = construct(inst, seconds / 3)
     stats["first_solution"] = "construct"
     stats["construct_time"] = round(time.monotonic() - t0, 3)
     stats["construct_jobs"] = sum(len(r) for r in routes)
-    lns = Lns(problem, params, slots, jobs, allowed, preds, fleet)
+    lns = Lns(inst, fleet)
     seen(lns.scalar(routes, *lns.measure(routes)))
     left = max(0.1, seconds - (time.monotonic() - t0))
     routes, counters = lns.run(routes, left, on_improve=lambda _, value: seen(value))
@@ -151,40 +140,28 @@ def _python_search(
     return SearchResult(lns.raw_routes(routes), "feasible", stats)
 
 
-def _worker(args: tuple) -> SearchResult:
-    problem, params, slots, jobs, allowed, preds, deadline, meta, k = args
-    params = replace(params, seed=params.seed + 1000 * k)
+def _worker(args: tuple[Instance, float, str, int]) -> SearchResult:
+    inst, deadline, meta, k = args
+    inst = replace(inst, params=replace(inst.params, seed=inst.params.seed + 1000 * k))
     # The worker's start-up (a fresh interpreter) comes out of its share of the time.
     seconds = max(0.5, deadline - time.time())
     fleet = k % 2 == 1
-    return _one_search(problem, params, slots, jobs, allowed, preds, seconds, None, meta, fleet)
+    return _one_search(inst, seconds, None, meta, fleet)
 
 
-def run_search(
-    problem: Problem,
-    params: SolveParams,
-    slots: Sequence[Slot],
-    jobs: Sequence[Job],
-    allowed: Sequence[Sequence[int]],
-    preds: Sequence[tuple[int, int]],
-    seconds: float,
-    progress: Progress | None = None,
-) -> SearchResult:
+def run_search(inst: Instance, seconds: float, progress: Progress | None = None) -> SearchResult:
     """Best of ``params.workers`` independent searches of ``seconds`` each."""
-    workers = max(1, int(params.workers))
+    workers = max(1, int(inst.params.workers))
     if workers == 1:
-        return _one_search(problem, params, slots, jobs, allowed, preds, seconds, progress)
+        return _one_search(inst, seconds, progress)
     # "spawn", not "fork": a fork of a process with threads (a server, a progress bar) can
     # inherit a held lock and hang for ever; a fresh interpreter costs about a second.
     ctx = mp.get_context("spawn")
     deadline = time.time() + seconds
-    extra = [
-        (problem, params, slots, jobs, allowed, preds, deadline, WORKER_METAHEURISTICS[k % 4], k)
-        for k in range(1, workers)
-    ]
+    extra = [(inst, deadline, WORKER_METAHEURISTICS[k % 4], k) for k in range(1, workers)]
     with ctx.Pool(workers - 1) as pool:
         pending = pool.map_async(_worker, extra)
-        results = [_one_search(problem, params, slots, jobs, allowed, preds, seconds, progress)]
+        results = [_one_search(inst, seconds, progress)]
         results += pending.get(timeout=seconds + 60)
     found = [r for r in results if r.routes]
     if not found:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .adapter import RawRoute, Slot, make_slots
+from .adapter import Instance, RawRoute, Slot, make_slots
 from .model import (
     Job,
     KPIs,
@@ -75,7 +75,8 @@ def solve(
     if jobs and slots:
         from .search import run_search
 
-        result = run_search(problem, params, slots, jobs, allowed, preds, budget, progress)
+        inst = Instance(problem, params, slots, jobs, allowed, preds)
+        result = run_search(inst, budget, progress)
         raw, status = result.routes, result.status
         stats.update(result.stats)
     explain = max(0.05, min(POST_CAP_S, params.time_limit - (time.monotonic() - t0)))

@@ -95,7 +95,7 @@ def test_same_seed_same_plan_when_search_is_short():
 def test_fleet_search_empties_routes():
     # Six 2 h jobs near the depot, 9 h shifts: two routes can hold them all. The fleet
     # search of a second worker starts from one job per technician and must get there.
-    from scheduler.adapter import make_slots
+    from scheduler.adapter import Instance, make_slots
     from scheduler.construct import fast_feasible
     from scheduler.lns import Lns
 
@@ -103,7 +103,7 @@ def test_fleet_search_empties_routes():
     p = problem([tech(t) for t in "ABCDEF"], jobs, [0, 1, 2])
     slots = make_slots(p)
     params = SolveParams(objective=Objective.DISTANCE, seed=3)
-    lns = Lns(p, params, slots, jobs, [list(range(6))] * 6, [], fleet=True)
+    lns = Lns(Instance(p, params, slots, jobs, [list(range(6))] * 6), fleet=True)
     start = [[k] for k in range(6)]
     routes, counters = lns.run(start, 1.0)
     assert sorted(k for r in routes for k in r) == list(range(6))
