@@ -387,15 +387,18 @@ async def technician(
                 stats.error(f"HTTP {status}")
 
 
-async def board(host: str, port: int, token: str, seen: list[int]) -> None:
+async def board(host: str, port: int, token: str, seen: list[int], opened: asyncio.Event) -> None:
     """A dispatcher's board: the live event stream, counting ``job.updated`` events into
-    ``seen[0]`` until cancelled."""
+    ``seen[0]`` until cancelled. ``opened`` is set when the stream answers, which the
+    server does once it hears every process's events."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(
             f"GET /api/v1/events/stream?access_token={token} HTTP/1.1\r\n"
             f"Host: {host}:{port}\r\n\r\n".encode()
         )
+        if (await reader.readline()).startswith(b"HTTP/1.1 200"):
+            opened.set()
         while line := await reader.readline():
             if line.startswith(b"event: job.updated"):
                 seen[0] += 1
@@ -522,11 +525,9 @@ async def run_load(
         await asyncio.gather(*(warm(i) for i in range(min(warmup, len(plan)))))
         seen = [0]
         dispatcher = create_token(subject=str(watchers[0]), secret=SECRET, ttl_min=120)
-        boards = [
-            asyncio.create_task(board(host, int(port), dispatcher, seen))
-            for _ in range(watchers[1])
-        ]
-        await asyncio.sleep(1.0 if boards else 0)  # the boards connect and their server LISTENs
+        opened = [asyncio.Event() for _ in range(watchers[1])]
+        boards = [asyncio.create_task(board(host, int(port), dispatcher, seen, o)) for o in opened]
+        await asyncio.wait_for(asyncio.gather(*(o.wait() for o in opened)), timeout=15)
         stats = Stats()
         before = meter.snapshot() if meter else None
         t0 = time.perf_counter()
@@ -541,7 +542,10 @@ async def run_load(
         )
         wall = time.perf_counter() - t0
         cpu = meter.delta(before, meter.snapshot()) if meter and before else {}
-        await asyncio.sleep(1.0 if boards else 0)  # the last announcements arrive
+        expected = len(stats.latencies_ms) * len(boards)
+        settle = time.monotonic() + 5  # the last announcements arrive
+        while seen[0] < expected and time.monotonic() < settle:
+            await asyncio.sleep(0.05)
         for task in boards:
             task.cancel()
         await asyncio.gather(*boards, return_exceptions=True)

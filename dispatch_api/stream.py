@@ -44,7 +44,11 @@ async def event_stream(
     sub = bus.subscribe()
     # The response opens once this process hears every other process's events: from the
     # moment the board shows itself live, it misses none.
-    await run_in_threadpool(bus.wait_listening, 5.0)
+    try:
+        await run_in_threadpool(bus.wait_listening, 5.0)
+    except BaseException:  # the client left meanwhile: the body that closes it never runs
+        sub.close()
+        raise
 
     async def body() -> AsyncIterator[str]:
         try:
